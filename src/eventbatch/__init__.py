@@ -1,0 +1,3 @@
+"""eventbatch: application events to typed Arrow record batches, fast."""
+from .errors import CapacityError, EventBatchError, FrameError, Reason, SchemaError, SinkError
+from .schema import DataType, Field, Schema
