@@ -1,3 +1,4 @@
 """eventbatch: application events to typed Arrow record batches, fast."""
 from .errors import CapacityError, EventBatchError, FrameError, Reason, SchemaError, SinkError
 from .schema import DataType, Field, Schema
+from .encoder import REJECTED_SCHEMA, Encoder
