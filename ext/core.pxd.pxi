@@ -27,6 +27,7 @@ cdef extern from "eb_json.h" nogil:
         uint32_t *seen
         int32_t *slot
         int guess
+        int32_t *next
         int id
         const char *type_name
 
@@ -59,6 +60,8 @@ cdef extern from "eb_json.h" nogil:
         int64_t lines
         int64_t consumed
         int skipping
+        eb_buf skip_head
+        int64_t batch_bytes
         int32_t source_id
         eb_rejects rej
 

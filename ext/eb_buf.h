@@ -116,6 +116,8 @@ typedef struct eb_node {
     int32_t *slot;      /* per child: its member index in the slow walk */
     int id;             /* index in the encoder's node list */
     int guess;          /* the child most likely to come next */
+    int32_t *next;      /* per child (and nchild: start): the child that
+                         * followed it last time */
     const char *type_name; /* for messages: `int64`, `timestamp[ms]` ... */
 } eb_node;
 

@@ -96,7 +96,12 @@ typedef struct {
     int64_t lines;         /* `\n` consumed so far */
     int64_t consumed;      /* bytes consumed so far */
     int skipping;          /* inside an oversize line that spans blocks */
-    int64_t skip_line;
+    int64_t batch_bytes;   /* input bytes since the columns were last emptied */
+    int skip_blank;        /* ... and it is all whitespace so far */
+    int skip_cr;           /* ... and its last byte so far is a CR */
+    size_t skip_len;       /* ... its length so far */
+    int64_t skip_line, skip_offset;
+    eb_buf skip_head;      /* ... its first EB_RAW_CUT bytes */
     int32_t source_id;
     eb_rejects rej;
 } eb_enc;
@@ -126,7 +131,12 @@ static void eb_show_byte(char *dst, size_t cap, const eb_ctx *c, const uint8_t *
     else snprintf(dst, cap, "byte 0x%02x", ch);
 }
 
+static int eb_bad_utf8(eb_ctx *c, const uint8_t *at);
+
+/* A syntax error at `at`; a byte there that starts no valid UTF-8 sequence
+ * makes it an encoding error instead (docs/SEMANTICS.md, order of checks). */
 static int eb_syntax(eb_ctx *c, const uint8_t *at, const char *expected) {
+    if (at < c->end && *at >= 0x80 && !eb_utf8_seq(at, c->end)) return eb_bad_utf8(c, at);
     c->reason = EB_R_INVALID_JSON;
     c->epos = (size_t)(at - c->base);
     c->expected = expected;
@@ -204,26 +214,30 @@ EB_INLINE const uint8_t *eb_find_special(const uint8_t *p, const uint8_t *end) {
     return end;
 }
 
-EB_INLINE int eb_hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
-    if (end - p < 4) return -1;
+/* Parse 4 hex digits at p; returns -1 and the index of the first bad one. */
+EB_INLINE int eb_hex4(const uint8_t *p, const uint8_t *end, uint32_t *out, int *bad) {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
+        if (p + i >= end) { *bad = i; return -1; }
         uint8_t ch = p[i];
         uint32_t d;
         if (ch >= '0' && ch <= '9') d = ch - '0';
         else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
         else if (ch >= 'A' && ch <= 'F') d = ch - 'A' + 10;
-        else return -1;
+        else { *bad = i; return -1; }
         v = v << 4 | d;
     }
     *out = v;
     return 0;
 }
 
-/* Decode the escape at c->p (a `\`) to a code point; advance past it. */
+/* Decode the escape at c->p (a `\`) to a code point; advance past it.
+ * Errors point at the first byte that breaks the grammar, or at the `\`
+ * of a surrogate that has no partner. */
 static int eb_escape(eb_ctx *c, uint32_t *cp) {
     const uint8_t *at = c->p, *end = c->end;
-    if (end - at < 2) return eb_syntax(c, at, "an escape sequence");
+    int bad = 0;
+    if (end - at < 2) return eb_syntax(c, end, "an escape sequence");
     switch (at[1]) {
     case '"': *cp = '"'; break;
     case '\\': *cp = '\\'; break;
@@ -235,12 +249,14 @@ static int eb_escape(eb_ctx *c, uint32_t *cp) {
     case 't': *cp = '\t'; break;
     case 'u': {
         uint32_t u, lo;
-        if (eb_hex4(at + 2, end, &u)) return eb_syntax(c, at, "4 hex digits after `\\u`");
+        if (eb_hex4(at + 2, end, &u, &bad)) return eb_syntax(c, at + 2 + bad, "4 hex digits after `\\u`");
         if (u >= 0xDC00 && u <= 0xDFFF) return eb_syntax(c, at, "a high surrogate before a low one");
         if (u >= 0xD800 && u <= 0xDBFF) {
-            if (end - at < 12 || at[6] != '\\' || at[7] != 'u' || eb_hex4(at + 8, end, &lo) ||
-                lo < 0xDC00 || lo > 0xDFFF)
-                return eb_syntax(c, at, "a low surrogate `\\uDC00`-`\\uDFFF` after a high one");
+            const char *want = "a low surrogate `\\uDC00`-`\\uDFFF` after a high one";
+            if (at + 6 >= end || at[6] != '\\') return eb_syntax(c, at + 6, want);
+            if (at + 7 >= end || at[7] != 'u') return eb_syntax(c, at + 7, want);
+            if (eb_hex4(at + 8, end, &lo, &bad)) return eb_syntax(c, at + 8 + bad, want);
+            if (lo < 0xDC00 || lo > 0xDFFF) return eb_syntax(c, at, want);
             *cp = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             c->p = at + 12;
             return EB_OK;
@@ -250,7 +266,7 @@ static int eb_escape(eb_ctx *c, uint32_t *cp) {
         return EB_OK;
     }
     default:
-        return eb_syntax(c, at, "an escape sequence (one of `\\\"\\\\/bfnrtu`)");
+        return eb_syntax(c, at + 1, "an escape sequence (one of `\\\"\\\\/bfnrtu`)");
     }
     c->p = at + 2;
     return EB_OK;
@@ -276,7 +292,7 @@ static int eb_string(eb_ctx *c, eb_buf *out, int mode) {
             return EB_OK;
         }
         if (ch == '\\') {
-            uint32_t cp;
+            uint32_t cp = 0;
             if (mode && eb_buf_put(out, run, (size_t)(p - run))) return EB_EOOM;
             c->p = p;
             int r = eb_escape(c, &cp);
@@ -541,6 +557,26 @@ static int eb_append_null(eb_node *n) {
     return EB_OK;
 }
 
+/* eb_append_null with the common leaf kinds inline. */
+EB_INLINE int eb_append_null_fast(eb_node *n) {
+    int k = n->kind;
+    if (k == EB_STRING || k == EB_JSON || k == EB_BINARY) {
+        if (eb_valid_set(n, 0) || eb_buf_reserve(&n->offs, 4)) return EB_EOOM;
+        memcpy(n->offs.p + n->offs.len, n->offs.p + n->offs.len - 4, 4);
+        n->offs.len += 4;
+        n->len++;
+        return EB_OK;
+    }
+    if (n->width) {
+        if (eb_valid_set(n, 0) || eb_buf_reserve(&n->data, 8)) return EB_EOOM;
+        memset(n->data.p + n->data.len, 0, 8);
+        n->data.len += (size_t)n->width;
+        n->len++;
+        return EB_OK;
+    }
+    return eb_append_null(n);
+}
+
 EB_INLINE int eb_put_fixed(eb_node *n, const void *v) {
     if (eb_buf_reserve(&n->data, 8)) return EB_EOOM;
     memcpy(n->data.p + n->data.len, v, (size_t)n->width);
@@ -677,22 +713,53 @@ EB_INLINE int eb_pop(eb_ctx *c) {
     return EB_OK;
 }
 
-/* Find the child named by the key bytes. */
+/* Find the child named by the key bytes.  Keys are short: compare them as
+ * two overlapping 8-byte (or 4-byte) words instead of calling memcmp. */
+EB_INLINE int eb_key_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+    uint64_t x, y, u, v;
+    if (n >= 8) {
+        if (n > 16) return memcmp(a, b, n) == 0;
+        memcpy(&x, a, 8); memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, t;
+        memcpy(&p, a, 4); memcpy(&q, b, 4);
+        memcpy(&r, a + n - 4, 4); memcpy(&t, b + n - 4, 4);
+        return ((p ^ q) | (r ^ t)) == 0;
+    }
+    for (size_t i = 0; i < n; i++) if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+/* Hash of a key: its length, first and last bytes mixed (collisions only
+ * cost a probe; the table holds at most a few hundred names). */
 EB_INLINE uint32_t eb_key_hash(const uint8_t *k, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ k[i]) * 16777619u;
+    uint32_t h = (uint32_t)n * 0x9E3779B1u;
+    if (n) {
+        uint32_t a = 0, b = 0;
+        size_t m = n < 4 ? n : 4;
+        memcpy(&a, k, m);
+        memcpy(&b, k + n - m, m);
+        h ^= a * 0x85EBCA77u;
+        h ^= (b + 0x27d4eb2fu) * 0xC2B2AE3Du;
+        h ^= h >> 15;
+    }
     return h;
 }
 
+/* The child named k, or -1.  n->guess holds the child that followed the
+ * previous key last time (fields mostly come in the same order). */
 EB_INLINE int eb_lookup(eb_node *n, const uint8_t *k, size_t klen) {
     int g = n->guess;
-    if (g < n->nchild && n->name_lens[g] == klen && memcmp(n->names[g], k, klen) == 0) return g;
+    if (g < n->nchild && n->name_lens[g] == klen && eb_key_eq(n->names[g], k, klen)) return g;
     uint32_t i = eb_key_hash(k, klen) & n->hmask;
     for (;;) {
         uint32_t v = n->htab[i];
         if (!v) return -1;
         int idx = (int)v - 1;
-        if (n->name_lens[idx] == klen && memcmp(n->names[idx], k, klen) == 0) return idx;
+        if (n->name_lens[idx] == klen && eb_key_eq(n->names[idx], k, klen)) return idx;
         i = (i + 1) & n->hmask;
     }
 }
@@ -725,7 +792,7 @@ static int eb_missing(eb_ctx *c, eb_node *n, eb_frame *f, uint32_t gen) {
             f->field = i;
             return eb_schema(c, EB_R_MISSING_REQUIRED, ch->type_name, NULL);
         }
-        int r = eb_append_null(ch);
+        int r = eb_append_null_fast(ch);
         if (r) return r;
     }
     return EB_OK;
@@ -768,7 +835,8 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
     c->depth++;
     eb_frame *f = eb_push(c, n);
     uint32_t gen = eb_next_gen(c->e);
-    int matched = 0;
+    int matched = 0, prev = n->nchild;
+    n->guess = n->next[prev];
     c->p++;
     eb_ws(c);
     if (EB_PEEK(c) == '}') {
@@ -787,7 +855,9 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
             if (idx >= 0) {
                 if (n->seen[idx] == gen) return EB_EDUP;
                 n->seen[idx] = gen;
-                n->guess = idx + 1;
+                n->next[prev] = idx;
+                prev = idx;
+                n->guess = n->next[idx];
                 matched++;
                 f->field = idx;
                 if ((r = eb_value(c, n->child[idx]))) return r;
@@ -975,7 +1045,7 @@ static int eb_value(eb_ctx *c, eb_node *n) {
     if (ch == 'n') {
         if ((r = eb_literal(c, "null", 4))) return r;
         if (!n->nullable) { c->p = start; return eb_schema(c, EB_R_MISSING_REQUIRED, n->type_name, "null"); }
-        return eb_append_null(n);
+        return eb_append_null_fast(n);
     }
     switch (n->kind) {
     case EB_STRING:
@@ -1285,65 +1355,90 @@ static int eb_near_full(eb_enc *e) {
     return 0;
 }
 
+EB_INLINE int eb_all_ws(const uint8_t *p, const uint8_t *t) {
+    while (p < t && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    return p == t;
+}
+
+static int eb_reject_long(eb_enc *e, const uint8_t *head, size_t headlen, size_t total, int64_t line,
+                          int64_t offset) {
+    char msg[160];
+    int m = snprintf(msg, sizeof msg, "line of %zu bytes is longer than max_line_bytes=%zu", total, e->max_line);
+    e->inputs++;
+    return eb_reject(e, EB_R_LINE_TOO_LONG, head, headlen, line, offset, "$", 1, msg, (size_t)m);
+}
+
+/* End of an oversize line that spanned blocks: blank, or rejected with the
+ * head kept when it started. */
+static int eb_skip_done(eb_enc *e) {
+    e->skipping = 0;
+    if (e->skip_blank) { e->blank_lines++; return EB_OK; }
+    return eb_reject_long(e, e->skip_head.p, e->skip_head.len, e->skip_len, e->skip_line, e->skip_offset);
+}
+
 /* Encode the lines of [buf, buf+len).  Without `final`, stops before an
- * unfinished last line.  Returns the bytes consumed, or a negative code
- * (-EB_EOOM); *status is EB_EFULL when it stopped early to let the caller
- * seal the batch. */
+ * unfinished last line, unless that line is already longer than the limit:
+ * then its first EB_RAW_CUT bytes are kept and the rest is dropped as it
+ * arrives, so memory never holds an oversize line.  Returns the bytes
+ * consumed, or a negative code (-EB_EOOM); *status is EB_EFULL when it
+ * stopped early to let the caller seal the batch. */
 static int64_t eb_ndjson(eb_enc *e, const uint8_t *buf, size_t len, int final, int *status) {
     const uint8_t *p = buf, *end = buf + len;
+    int r;
     *status = EB_OK;
     if (e->skipping) {  /* the rest of an oversize line from an earlier block */
         const uint8_t *nl = (const uint8_t *)memchr(p, '\n', len);
-        if (!nl) {
+        const uint8_t *stop = nl ? nl : end;
+        if (e->skip_blank && !eb_all_ws(p, stop)) e->skip_blank = 0;
+        e->skip_len += (size_t)(stop - p);
+        if (stop > p) e->skip_cr = stop[-1] == '\r';
+        if (!nl && !final) {
             e->consumed += (int64_t)len;
-            if (final) { e->skipping = 0; }
             return (int64_t)len;
         }
-        e->skipping = 0;
-        e->lines++;
-        p = nl + 1;
+        e->skip_len -= (size_t)e->skip_cr;
+        if ((r = eb_skip_done(e))) return -r;
+        if (nl) e->lines++;
+        p = nl ? nl + 1 : end;
     }
     while (p < end) {
-        if (eb_near_full(e)) { *status = EB_EFULL; break; }
+        /* a line adds at most its own length to any variable-width column */
+        if (e->batch_bytes > EB_FULL_BYTES && eb_near_full(e)) { *status = EB_EFULL; break; }
         const uint8_t *nl = (const uint8_t *)memchr(p, '\n', (size_t)(end - p));
         const uint8_t *stop = nl ? nl : end;
         int64_t line_no = e->lines + 1;
         int64_t offset = e->consumed + (p - buf);
-        if (!nl && !final) {
-            /* unfinished: hand it back, unless it is already too long (room
-             * is left for a BOM and a CR that may still be removed) */
-            if ((size_t)(end - p) <= e->max_line + 4) break;
-        }
         const uint8_t *s = p, *t = stop;
         if (t - s >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) s += 3;
-        if (t > s && t[-1] == '\r' && nl) t--;
-        else if (t > s && t[-1] == '\r' && !nl && final) t--;
+        if (!nl && !final) {
+            /* unfinished: hand it back, unless it is already too long (room
+             * is left for a CR that may still be removed) */
+            if ((size_t)(t - s) <= e->max_line + 1) break;
+            e->skipping = 1;
+            e->skip_blank = eb_all_ws(s, t);
+            e->skip_len = (size_t)(t - s);
+            e->skip_cr = t[-1] == '\r';
+            e->skip_line = line_no;
+            e->skip_offset = offset;
+            e->skip_head.len = 0;
+            if (eb_buf_put(&e->skip_head, s, (size_t)(t - s) < EB_RAW_CUT ? (size_t)(t - s) : EB_RAW_CUT))
+                return -EB_EOOM;
+            p = end;
+            break;
+        }
+        if (t > s && t[-1] == '\r') t--;
         size_t n = (size_t)(t - s);
-        if (n > e->max_line) {
-            char msg[160];
-            int m = snprintf(msg, sizeof msg, "line of %s%zu bytes is longer than max_line_bytes=%zu",
-                             nl || final ? "" : "at least ", n, e->max_line);
-            e->inputs++;
-            int r = eb_reject(e, EB_R_LINE_TOO_LONG, s, n < EB_RAW_CUT ? n : EB_RAW_CUT, line_no, offset,
-                              "$", 1, msg, (size_t)m);
-            if (r) return -r;
-            if (!nl && !final) {  /* drop the rest of it as it arrives */
-                e->skipping = 1;
-                e->consumed += (int64_t)(end - buf);
-                return (int64_t)(end - buf);
-            }
+        if (eb_all_ws(s, t)) {
+            e->blank_lines++;
+        } else if (n > e->max_line) {
+            if ((r = eb_reject_long(e, s, n < EB_RAW_CUT ? n : EB_RAW_CUT, n, line_no, offset))) return -r;
         } else {
-            const uint8_t *q = s;
-            while (q < t && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
-            if (q == t) {
-                e->blank_lines++;
-            } else {
-                int r = eb_document(e, s, n, s, n, line_no, offset);
-                if (r == EB_EFULL) { *status = EB_EFULL; break; }
-                if (r) return -r;
-            }
+            r = eb_document(e, s, n, s, n, line_no, offset);
+            if (r == EB_EFULL) { *status = EB_EFULL; break; }
+            if (r) return -r;
         }
         if (nl) e->lines++;
+        e->batch_bytes += (int64_t)(stop - p);
         p = nl ? nl + 1 : end;
     }
     e->consumed += (int64_t)(p - buf);

@@ -47,6 +47,7 @@ cdef void _free_node(eb_node *n) noexcept:
     free(n.htab)
     free(n.seen)
     free(n.slot)
+    free(n.next)
 
 
 cdef class CoreEncoder:
@@ -121,12 +122,13 @@ cdef class CoreEncoder:
                 n.name_lens = <uint32_t *>calloc(n.nchild + 1, sizeof(uint32_t))
                 n.seen = <uint32_t *>calloc(n.nchild + 1, sizeof(uint32_t))
                 n.slot = <int32_t *>calloc(n.nchild + 1, sizeof(int32_t))
+                n.next = <int32_t *>calloc(n.nchild + 1, sizeof(int32_t))
                 cap = 8
                 while cap < <uint32_t>(2 * n.nchild + 2):
                     cap *= 2
                 n.htab = <uint32_t *>calloc(cap, sizeof(uint32_t))
                 n.hmask = cap - 1
-                if not (n.names and n.name_lens and n.seen and n.slot and n.htab):
+                if not (n.names and n.name_lens and n.seen and n.slot and n.htab and n.next):
                     raise MemoryError()
                 for j in range(n.nchild):
                     nm = names[j]
@@ -189,6 +191,7 @@ cdef class CoreEncoder:
         eb_buf_free(&self.e.keys)
         eb_buf_free(&self.e.table)
         eb_buf_free(&self.e.pathbuf)
+        eb_buf_free(&self.e.skip_head)
         eb_enc_free_locale(&self.e)
 
     # -- ownership: one thread at a time ------------------------------------
@@ -279,6 +282,9 @@ cdef class CoreEncoder:
         cdef int m
         if t >= 3 and p[0] == 0xEF and p[1] == 0xBB and p[2] == 0xBF:
             s = 3
+        if _all_ws(p + s, t - s):
+            self.e.blank_lines += 1
+            return 0
         if t - s > self.e.max_line:
             self.e.inputs += 1
             m = snprintf(msg, 160, "document of %zu bytes is longer than max_line_bytes=%zu",
@@ -330,6 +336,7 @@ cdef class CoreEncoder:
         root.len = 0
         root.mark = 0
         root.valid.len = 0
+        self.e.batch_bytes = 0
         return pa.RecordBatch.from_arrays(arrays, schema=self._schema_arrow)
 
     def flush_batches(self):
@@ -379,6 +386,14 @@ cdef class CoreEncoder:
             "bytes": self.e.consumed,
             "pending_rows": self.e.root.len if self.e.root != NULL else 0,
         }
+
+
+cdef bint _all_ws(const uint8_t *p, size_t n) noexcept:
+    cdef size_t i
+    for i in range(n):
+        if p[i] != 32 and p[i] != 9 and p[i] != 13 and p[i] != 10:
+            return False
+    return True
 
 
 cdef int _schema_depth(list plan, int i):

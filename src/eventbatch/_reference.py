@@ -239,7 +239,7 @@ class _Scanner:
     def got(self, pos: int) -> str:
         """What stands at pos, for a message (decoding it first)."""
         ch, _ = self.char_at(pos)
-        return "end of input" if ch == "" else f"`{_show_char(ch)}`"
+        return "end of line" if ch == "" else f"`{_show_char(ch)}`"
 
     def syntax_error(self, pos: int, expected: str) -> None:
         """Raise INVALID_JSON for the character at pos (after checking that it
@@ -264,7 +264,7 @@ class _Scanner:
         value, pos = self.parse_value(pos)
         pos = self.skip_ws(pos)
         if pos < self.n:
-            self.syntax_error(pos, "end of input after the value")
+            self.syntax_error(pos, "end of line after the value")
         return value
 
     def parse_value(self, pos: int) -> tuple[Any, int]:
@@ -432,7 +432,7 @@ class _Scanner:
             return _SIMPLE_ESCAPES[c], j + 1
         if c != ord("u"):
             if c == -1:
-                self.fail_at(j, "expected an escape after `\\`, got end of input", j)
+                self.fail_at(j, "expected an escape after `\\`, got end of line", j)
             ch, _ = self.char_at(j)
             self.fail_at(j, f"invalid escape `\\{_show_char(ch)}`", i)
         cp = self.hex4(j + 1)
@@ -564,7 +564,21 @@ def _check_py_str(s: str, path: str) -> None:
 
 
 # work-stack entry tags for the Python serializer
-_VALUE, _KEY, _CLOSE = "value", "key", "close"
+_VALUE, _KEY, _TEXT, _CLOSE = "value", "key", "text", "close"
+
+
+def _int_text(v: int) -> str:
+    """Decimal text of any int (``int.__repr__`` refuses above 4300 digits)."""
+    try:
+        return int.__repr__(v)
+    except ValueError:
+        sign = "-" if v < 0 else ""
+        v = abs(v)
+        chunks = []
+        while v:
+            v, r = divmod(v, 10 ** 1000)
+            chunks.append(r)
+        return sign + str(chunks[-1]) + "".join(f"{c:01000d}" for c in reversed(chunks[:-1]))
 
 
 def _py_json(obj: Any, path: str = "$", depth: int = 1, max_depth: int | None = None) -> str:
@@ -593,7 +607,7 @@ def _py_json(obj: Any, path: str = "$", depth: int = 1, max_depth: int | None = 
             _check_py_str(key, f"{at}.{key}")
             out.append(sep + json_string(key) + ":")
             continue
-        if tag == "text":
+        if tag == _TEXT:
             out.append(entry[1])
             continue
         _, v, p, d = entry
@@ -604,7 +618,7 @@ def _py_json(obj: Any, path: str = "$", depth: int = 1, max_depth: int | None = 
         elif v is False:
             out.append("false")
         elif isinstance(v, int):
-            out.append(int.__repr__(v))
+            out.append(_int_text(v))
         elif isinstance(v, float):
             if not math.isfinite(v):
                 raise _mismatch(Reason.TYPE_MISMATCH, p, "json", "float")
@@ -632,7 +646,7 @@ def _py_json(obj: Any, path: str = "$", depth: int = 1, max_depth: int | None = 
                 for i in reversed(range(len(v))):
                     work.append((_VALUE, v[i], f"{p}[{i}]", d + 1))
                     if i:
-                        work.append(("text", ","))
+                        work.append((_TEXT, ","))
                 out.append("[")
         else:
             raise _mismatch(Reason.TYPE_MISMATCH, p, "json", type(v).__name__)
@@ -942,6 +956,8 @@ class _Walk:
         """A value for an OUT_OF_RANGE / INVALID_VALUE message."""
         if isinstance(v, JsonNumber):
             text = v.text
+        elif isinstance(v, int) and not isinstance(v, bool):
+            text = _int_text(v)
         elif isinstance(v, str):
             text = json_string(v)
         else:
@@ -1270,8 +1286,9 @@ class ReferenceEncoder:
         self._stats["inputs"] += 1
         where = (source, line_no, offset)
         if len(line) > self.max_line_bytes:
+            what = "document" if line_no is None else "line"
             self._reject(line[:RAW_LIMIT_BYTES], where, Reason.LINE_TOO_LONG, "$",
-                         f"line too long: expected at most {self.max_line_bytes} bytes, got {len(line)}")
+                         f"{what} of {len(line)} bytes is longer than max_line_bytes={self.max_line_bytes}")
             return
         try:
             tree = parse_json(line, self.max_depth)

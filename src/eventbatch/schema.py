@@ -143,7 +143,7 @@ class DataType:
         if self.kind == "struct":
             return pa.struct([f.to_arrow() for f in self.fields])
         if self.kind == "list":
-            return pa.list_(pa.field("item", self.item.to_arrow(), nullable=self.item_nullable))
+            return pa.list_(Field("item", self.item, self.item_nullable).to_arrow())
         raise AssertionError(self.kind)
 
     @classmethod
@@ -157,7 +157,7 @@ class DataType:
             return cls.struct(Field.from_arrow(t.field(i)) for i in range(t.num_fields))
         if pa.types.is_list(t):
             vf = t.value_field
-            return cls.list_(cls.from_arrow(vf.type), vf.nullable)
+            return cls.list_(Field.from_arrow(vf).type, vf.nullable)
         if pa.types.is_large_string(t) or pa.types.is_string_view(t):
             return cls("string")
         if isinstance(t, pa.ExtensionType) and getattr(t, "extension_name", "") == "arrow.json":

@@ -1,0 +1,747 @@
+#!/usr/bin/env python
+"""Side-by-side runner: events -> Arrow, eventbatch vs peers, one fresh process each.
+
+    PYTHONPATH=src python benches/run_core.py --events 200000 --markdown
+
+What it does
+------------
+1. Writes ``--events`` seeded events (``eventbatch.gen.write_ndjson``) to a
+   temporary NDJSON file, once.
+2. Computes a *reference* checksum of the expected output in pure Python from
+   ``eventbatch.gen.generate_dicts`` (the generator's ground truth; no Arrow
+   library involved).
+3. For each (scenario, library) starts ``sys.executable run_core.py --worker``.
+   The worker loads the data file (NDJSON bytes; for the dict scenarios
+   ``json.loads`` of every line) -- not timed --, runs the operation once as a
+   warm-up, then ``--repeat`` timed runs (``gc.collect()`` before each, GC left
+   enabled during the run), checks the row count of every run, records the
+   peak RSS (``resource.getrusage``), and finally checksums the output of the
+   last run (after the RSS reading, so the checksum does not inflate it).
+4. Prints a summary (``--markdown``: a Markdown report) and optionally writes
+   every raw timing to ``--json``.
+
+Single thread: the issue's targets are one-thread targets, so every peer is
+pinned to one thread: ``pyarrow.json.read_json(use_threads=False)``,
+``POLARS_MAX_THREADS=1``, duckdb ``SET threads=1``.  The only multi-thread rows
+are ``eventbatch.read_ndjson(path, schema, threads=2)`` vs ``threads=1``.
+
+Correctness
+-----------
+Each output is cast, column by column, to the declared schema
+(``eventbatch.gen.event_schema()``; this only changes the string layout --
+large_string / string_view -- and the nullability flags that
+``pyarrow.json.read_json`` drops), then split into leaves: every top-level
+column, plus for the ``payload`` struct its validity and each child (with
+the parent's nulls applied).  Each leaf is hashed from ``to_pylist()`` (so
+buffer layout, chunking, slicing and the bytes under nulls do not matter),
+and compared with the same leaf computed from the generator's dicts.  A leaf
+that cannot be cast is reported as not compared.  On a mismatch the worker
+reports, per leaf, how many rows differ and the first one.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import hashlib
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# (scenario, library, description, is_baseline)
+SCENARIOS = [
+    ("ndjson", "eventbatch", "Encoder(schema).extend_ndjson(bytes, final=True); flush()", False),
+    ("ndjson", "pyarrow", "pyarrow.json.read_json(BytesIO, use_threads=False, explicit_schema)", True),
+    ("ndjson", "orjson+pyarrow", "[orjson.loads(l) for l in lines] -> pa.RecordBatch.from_pylist", False),
+    ("ndjson", "polars", "polars.read_ndjson(BytesIO, schema=...) (POLARS_MAX_THREADS=1)", False),
+    ("ndjson", "duckdb", "read_json(path, columns={...}) -> Arrow (threads=1; reads the file)", False),
+    ("dicts", "eventbatch", "Encoder(schema).extend(dicts); flush()", False),
+    ("dicts", "pyarrow", "pa.RecordBatch.from_pylist(dicts, schema=...)", True),
+    ("dicts", "polars", "polars.from_dicts(dicts, schema=...) (POLARS_MAX_THREADS=1)", False),
+    ("read_ndjson", "eventbatch threads=1", "eventbatch.read_ndjson(path, schema, threads=1)", True),
+    ("read_ndjson", "eventbatch threads=2", "eventbatch.read_ndjson(path, schema, threads=2)", False),
+]
+SCENARIO_TITLES = {
+    "ndjson": "NDJSON bytes -> Arrow",
+    "dicts": "list of dicts -> Arrow",
+    "read_ndjson": "NDJSON file -> Arrow, eventbatch.read_ndjson",
+}
+TARGET_RATE = 1_000_000
+
+
+# ---------------------------------------------------------------------------
+# Canonical form and checksums (shared by the parent and the workers)
+# ---------------------------------------------------------------------------
+
+def _float_fields(schema) -> set[str]:
+    import pyarrow as pa
+    out = set()
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            out |= {f"{f.name}.{c.name}" for c in f.type if pa.types.is_floating(c.type)}
+        elif pa.types.is_floating(f.type):
+            out.add(f.name)
+    return out
+
+
+def reference_leaves(dicts, schema):
+    """Leaf name -> list of Python values, straight from the generator's dicts."""
+    import pyarrow as pa
+    floats = _float_fields(schema)
+
+    def norm(name, values):
+        if name in floats:
+            return [None if v is None else float(v) for v in values]
+        return values
+
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            parents = [d.get(f.name) for d in dicts]
+            yield f"{f.name}#valid", [p is not None for p in parents]
+            for c in f.type:
+                key = f"{f.name}.{c.name}"
+                yield key, norm(key, [None if p is None else p.get(c.name) for p in parents])
+        else:
+            yield f.name, norm(f.name, [d.get(f.name) for d in dicts])
+
+
+def to_arrow_table(result):
+    """Whatever a library returned -> pyarrow.Table (or raise)."""
+    import pyarrow as pa
+    if isinstance(result, pa.Table):
+        return result
+    if isinstance(result, pa.RecordBatch):
+        return pa.Table.from_batches([result])
+    if isinstance(result, pa.RecordBatchReader):
+        return result.read_all()
+    if hasattr(result, "to_arrow") and hasattr(result, "height"):  # polars DataFrame
+        return result.to_arrow()
+    if hasattr(result, "__iter__") and not isinstance(result, (bytes, str, dict)):
+        batches = list(result)
+        if batches and all(isinstance(b, pa.RecordBatch) for b in batches):
+            return pa.Table.from_batches(batches, schema=batches[0].schema)
+        if not batches:
+            return None
+    raise TypeError(f"cannot turn {type(result).__name__} into a pyarrow.Table")
+
+
+def result_rows(result) -> int:
+    if hasattr(result, "num_rows"):
+        return result.num_rows
+    if hasattr(result, "height"):
+        return result.height
+    if isinstance(result, (list, tuple)):
+        return sum(b.num_rows for b in result)
+    raise TypeError(f"no row count for {type(result).__name__}")
+
+
+def output_leaves(table, schema):
+    """Leaf name -> list of Python values (or an Exception when not comparable)."""
+    import pyarrow as pa
+    for f in schema:
+        if f.name not in table.column_names:
+            err = KeyError(f"column {f.name!r} missing from the output")
+            if pa.types.is_struct(f.type):
+                yield f"{f.name}#valid", err
+                for c in f.type:
+                    yield f"{f.name}.{c.name}", err
+            else:
+                yield f.name, err
+            continue
+        col = table.column(f.name)
+        try:
+            col = col.cast(f.type)
+        except Exception as e:  # noqa: BLE001 - reported, not hidden
+            cast_err = e
+            col = None
+        if pa.types.is_struct(f.type):
+            if col is None:
+                yield f"{f.name}#valid", cast_err
+                for c in f.type:
+                    yield f"{f.name}.{c.name}", cast_err
+                continue
+            arr = col.combine_chunks()
+            yield f"{f.name}#valid", arr.is_valid().to_pylist()
+            for c, child in zip(f.type, arr.flatten()):  # flatten() applies the parent's nulls
+                yield f"{f.name}.{c.name}", child.to_pylist()
+        else:
+            yield f.name, cast_err if col is None else col.to_pylist()
+
+
+def digest(values) -> str:
+    return hashlib.sha256(repr(values).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def reference_digests(n: int, seed: int) -> dict[str, str]:
+    from eventbatch import gen
+    dicts = gen.generate_dicts(n, seed=seed)
+    out = {k: digest(v) for k, v in reference_leaves(dicts, gen.event_schema())}
+    del dicts
+    gc.collect()
+    return out
+
+
+def _short(v, width=80) -> str:
+    s = repr(v)
+    return s if len(s) <= width else s[:width - 3] + "..."
+
+
+def compare_output(result, n: int, seed: int, ref: dict[str, str]) -> dict:
+    """Checksum ``result`` leaf by leaf against the reference digests."""
+    from eventbatch import gen
+    schema = gen.event_schema()
+    table = to_arrow_table(result)
+    got: dict[str, str] = {}
+    not_compared: dict[str, str] = {}
+    values: dict[str, list] = {}
+    for key, vals in output_leaves(table, schema):
+        if isinstance(vals, Exception):
+            not_compared[key] = f"{type(vals).__name__}: {vals}"
+            continue
+        got[key] = digest(vals)
+        if got[key] != ref.get(key):
+            values[key] = vals
+    mismatched = sorted(values)
+    details = {}
+    if mismatched:  # regenerate the expected values to say where they differ
+        dicts = gen.generate_dicts(n, seed=seed)
+        expected = dict(reference_leaves(dicts, schema))
+        for key in mismatched:
+            exp, act = expected[key], values[key]
+            diff = [i for i in range(min(len(exp), len(act))) if exp[i] != act[i] or type(exp[i]) is not type(act[i])]
+            first = diff[0] if diff else min(len(exp), len(act))
+            details[key] = {
+                "rows_differing": len(diff) + abs(len(exp) - len(act)),
+                "first_row": first,
+                "expected": _short(exp[first]) if first < len(exp) else "<no row>",
+                "got": _short(act[first]) if first < len(act) else "<no row>",
+            }
+    combined = hashlib.sha256("".join(f"{k}={got[k]};" for k in sorted(got)).encode()).hexdigest()[:16]
+    if mismatched:
+        status = "MISMATCH"
+    elif not_compared:
+        status = "partial"
+    else:
+        status = "ok"
+    return {
+        "status": status,
+        "checksum": combined,
+        "rows": table.num_rows,
+        "leaves_compared": len(got),
+        "leaves_equal": len(got) - len(mismatched),
+        "mismatched": details,
+        "not_compared": not_compared,
+        "output_types": {f.name: str(f.type) for f in table.schema},
+    }
+
+
+# ---------------------------------------------------------------------------
+# Worker
+# ---------------------------------------------------------------------------
+
+def _rss_now_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _duckdb_type(t) -> str:
+    import pyarrow as pa
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in t) + ")"
+    return {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
+            pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}[t]
+
+
+class Skip(Exception):
+    pass
+
+
+def build_operation(scenario: str, library: str, path: str):
+    """Load the inputs (not timed) and return ``(operation, notes)``."""
+    import io
+
+    import pyarrow as pa
+
+    import eventbatch as eb
+    from eventbatch import gen
+
+    schema = gen.event_schema()
+    notes = []
+    if scenario in ("ndjson", "dicts") and not (scenario == "ndjson" and library == "duckdb"):
+        with open(path, "rb") as f:
+            data = f.read()
+    if scenario == "dicts":
+        dicts = [json.loads(line) for line in data.splitlines()]
+        del data
+
+    if scenario == "ndjson":
+        if library == "eventbatch":
+            eb_schema = eb.Schema.from_arrow(schema)
+
+            def op():
+                enc = eb.Encoder(eb_schema)
+                enc.extend_ndjson(data, final=True)
+                return enc.flush()
+        elif library == "pyarrow":
+            import pyarrow.json as pa_json
+            ro = pa_json.ReadOptions(use_threads=False)
+            po = pa_json.ParseOptions(explicit_schema=schema)
+
+            def op():
+                return pa_json.read_json(io.BytesIO(data), read_options=ro, parse_options=po)
+        elif library == "orjson+pyarrow":
+            try:
+                import orjson
+            except ImportError:
+                raise Skip("orjson is not installed")
+            loads = orjson.loads
+
+            def op():
+                return pa.RecordBatch.from_pylist([loads(line) for line in data.splitlines()],
+                                                  schema=schema)
+        elif library == "polars":
+            try:
+                import polars as pl
+            except ImportError:
+                raise Skip("polars is not installed")
+            pl_schema = pl.from_arrow(schema.empty_table()).schema
+
+            def op():
+                return pl.read_ndjson(io.BytesIO(data), schema=pl_schema)
+        elif library == "duckdb":
+            try:
+                import duckdb
+            except ImportError:
+                raise Skip("duckdb is not installed")
+            con = duckdb.connect()
+            con.execute("SET threads=1")
+            columns = "{" + ", ".join(f"'{f.name}': '{_duckdb_type(f.type)}'" for f in schema) + "}"
+            q = (f"SELECT * FROM read_json('{path.replace(chr(39), chr(39) * 2)}', "
+                 f"format='newline_delimited', columns={columns})")
+            notes.append("duckdb reads the file itself (page cache); the others parse bytes in memory")
+
+            def op():
+                rel = con.sql(q)
+                return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+        else:
+            raise ValueError(library)
+    elif scenario == "dicts":
+        if library == "eventbatch":
+            eb_schema = eb.Schema.from_arrow(schema)
+
+            def op():
+                enc = eb.Encoder(eb_schema)
+                enc.extend(dicts)
+                return enc.flush()
+        elif library == "pyarrow":
+            def op():
+                return pa.RecordBatch.from_pylist(dicts, schema=schema)
+        elif library == "polars":
+            try:
+                import polars as pl
+            except ImportError:
+                raise Skip("polars is not installed")
+            pl_schema = pl.from_arrow(schema.empty_table()).schema
+
+            def op():
+                return pl.from_dicts(dicts, schema=pl_schema)
+        else:
+            raise ValueError(library)
+    elif scenario == "read_ndjson":
+        read_ndjson = getattr(eb, "read_ndjson", None)
+        if read_ndjson is None:
+            raise Skip("eventbatch.read_ndjson does not exist (yet)")
+        threads = int(library.rsplit("=", 1)[1])
+        sch = eb.Schema.from_arrow(schema)
+        try:  # which schema object does it take?  eventbatch.Schema first, else pyarrow.Schema
+            to_arrow_table(read_ndjson(path, sch, threads=threads))
+        except (TypeError, eb.SchemaError) as e:
+            notes.append(f"read_ndjson(eventbatch.Schema) failed ({type(e).__name__}); used pyarrow.Schema")
+            sch = schema
+
+        def op():
+            # materialise lazy results (iterators, readers) inside the timed region
+            return to_arrow_table(read_ndjson(path, sch, threads=threads))
+    else:
+        raise ValueError(scenario)
+    return op, notes
+
+
+def worker(spec: dict) -> dict:
+    scenario, library, path = spec["scenario"], spec["library"], spec["path"]
+    n, repeat = spec["events"], spec["repeat"]
+    out = {"scenario": scenario, "library": library}
+    try:
+        op, notes = build_operation(scenario, library, path)
+    except Skip as e:
+        out["skipped"] = str(e)
+        return out
+    gc.collect()
+    out["notes"] = notes
+    out["rss_loaded_bytes"] = _rss_now_bytes()
+
+    res = op()  # warm-up
+    if result_rows(res) != n:
+        raise AssertionError(f"warm-up returned {result_rows(res)} rows, expected {n}")
+    del res
+
+    wall, cpu = [], []
+    for _ in range(repeat):
+        res = None
+        gc.collect()
+        c0, t0 = time.process_time(), time.perf_counter()
+        res = op()
+        t1, c1 = time.perf_counter(), time.process_time()
+        wall.append(t1 - t0)
+        cpu.append(c1 - c0)
+        rows = result_rows(res)
+        if rows != n:
+            raise AssertionError(f"run returned {rows} rows, expected {n}")
+    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["wall_s"] = wall
+    out["cpu_s"] = cpu
+    out["correctness"] = compare_output(res, n, spec["seed"], spec["reference"])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Parent
+# ---------------------------------------------------------------------------
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+    v = {"python": platform.python_version()}
+    for name in ("pyarrow", "polars", "duckdb", "orjson", "numpy"):
+        try:
+            v[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            v[name] = "not installed"
+    try:
+        import eventbatch
+        import eventbatch._core as core
+        ver = getattr(eventbatch, "__version__", None)
+        if ver is None:
+            try:
+                import tomllib
+                with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+                    ver = tomllib.load(f)["project"]["version"] + " (pyproject)"
+            except Exception:  # noqa: BLE001
+                ver = "unknown"
+        with open(core.__file__, "rb") as f:
+            so = hashlib.sha256(f.read()).hexdigest()[:12]
+        v["eventbatch"] = f"{ver}, _core sha256 {so}"
+    except Exception as e:  # noqa: BLE001
+        v["eventbatch"] = f"import failed: {e}"
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        v["git HEAD"] = rev or "unknown"
+    except Exception:  # noqa: BLE001
+        v["git HEAD"] = "unknown"
+    return v
+
+
+def _machine() -> dict:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return {"cpu": model, "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+            "mem_total_mib": mem, "kernel": platform.release(), "loadavg_start": os.getloadavg()}
+
+
+def _command() -> str:
+    argv = [os.path.relpath(sys.argv[0]) if os.path.exists(sys.argv[0]) else sys.argv[0]] + sys.argv[1:]
+    cmd = "python " + " ".join(shlex.quote(a) for a in argv)
+    pp = os.environ.get("PYTHONPATH")
+    return f"PYTHONPATH={shlex.quote(pp)} {cmd}" if pp else cmd
+
+
+def run_worker(spec: dict, timeout: float) -> dict:
+    env = dict(os.environ)
+    env["POLARS_MAX_THREADS"] = "1"
+    env["PYTHONHASHSEED"] = "0"
+    load0 = os.getloadavg()[0]
+    try:
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
+                           capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"scenario": spec["scenario"], "library": spec["library"],
+                "error": f"timed out after {timeout:.0f} s"}
+    load1 = os.getloadavg()[0]
+    if p.returncode != 0:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-5:]
+        return {"scenario": spec["scenario"], "library": spec["library"],
+                "error": f"worker exited {p.returncode}: " + " | ".join(tail)}
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    out["loadavg_1min_before_after"] = [load0, load1]
+    return out
+
+
+def summarise(results: list[dict], n: int, nbytes: int) -> None:
+    base = {}
+    ebr = {}
+    for r in results:
+        if "wall_s" not in r:
+            continue
+        med = statistics.median(r["wall_s"])
+        r["median_s"] = med
+        r["min_s"] = min(r["wall_s"])
+        r["median_events_per_s"] = n / med
+        r["best_events_per_s"] = n / r["min_s"]
+        r["median_mb_per_s"] = nbytes / med / 1e6
+        r["cpu_over_wall"] = sum(r["cpu_s"]) / sum(r["wall_s"])
+        if r.get("baseline"):
+            base[r["scenario"]] = r["median_events_per_s"]
+        if r["library"] == "eventbatch":
+            ebr[r["scenario"]] = r["median_events_per_s"]
+    for r in results:
+        if "median_events_per_s" in r:
+            rate = r["median_events_per_s"]
+            r["ratio_vs_eventbatch"] = rate / ebr[r["scenario"]] if r["scenario"] in ebr else None
+            r["ratio_vs_baseline"] = rate / base[r["scenario"]] if r["scenario"] in base else None
+
+
+def targets(results: list[dict]) -> list[tuple[str, str, str]]:
+    def find(scenario, library):
+        for r in results:
+            if r["scenario"] == scenario and r["library"] == library:
+                return r
+        return {}
+
+    rows = []
+    for scenario, what, peer in (("ndjson", "NDJSON bytes -> RecordBatch", "pyarrow.json.read_json (1 thread)"),
+                                 ("dicts", "list of dicts -> RecordBatch", "pa.RecordBatch.from_pylist")):
+        r = find(scenario, "eventbatch")
+        if "median_events_per_s" in r:
+            rate, ratio = r["median_events_per_s"], r.get("ratio_vs_baseline")
+            rows.append((f"{what} >= 1,000,000 events/s", f"{rate:,.0f} events/s (median)",
+                         "met" if rate >= TARGET_RATE else f"NOT met ({rate / TARGET_RATE:.2f}x of target)"))
+            if ratio is not None:
+                rows.append((f"{what} >= 5x {peer}", f"{ratio:.2f}x (median/median)",
+                             "met" if ratio >= 5 else f"NOT met ({ratio / 5:.2f} of the 5x target)"))
+            else:
+                rows.append((f"{what} >= 5x {peer}", "baseline missing", "not measured"))
+        else:
+            rows.append((f"{what} targets", r.get("skipped") or r.get("error") or "not run", "not measured"))
+    r2 = find("read_ndjson", "eventbatch threads=2")
+    if r2.get("ratio_vs_baseline") is not None:
+        ratio = r2["ratio_vs_baseline"]
+        rows.append(("read_ndjson threads=2 >= 1.8x threads=1", f"{ratio:.2f}x (median/median)",
+                     "met" if ratio >= 1.8 else f"NOT met ({ratio / 1.8:.2f} of the 1.8x target)"))
+    else:
+        reason = r2.get("skipped") or r2.get("error") or "not run"
+        rows.append(("read_ndjson threads=2 >= 1.8x threads=1", f"skipped: {reason}", "not measured"))
+    return rows
+
+
+def _fmt_ratio(x):
+    return "—" if x is None else f"{x:.2f}x"
+
+
+def _correct_cell(r) -> str:
+    c = r.get("correctness")
+    if not c:
+        return "—"
+    if c["status"] == "ok":
+        return f"ok ({c['leaves_equal']}/{c['leaves_compared']} leaves)"
+    if c["status"] == "partial":
+        return (f"partial: {c['leaves_equal']}/{c['leaves_compared']} equal, "
+                f"{len(c['not_compared'])} not comparable")
+    return f"**MISMATCH** in {', '.join(c['mismatched'])}"
+
+
+def markdown(meta: dict, results: list[dict]) -> str:
+    L = []
+    m, v, d = meta["machine"], meta["versions"], meta["data"]
+    L.append("## eventbatch core: events -> Arrow, side by side")
+    L.append("")
+    L.append(f"- Command: `{meta['command']}`")
+    L.append(f"- Date: {meta['date']}")
+    L.append(f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
+             f"{m['mem_total_mib']} MiB RAM, Linux {m['kernel']}; 1-min load average at start "
+             f"{m['loadavg_start'][0]:.2f}")
+    L.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    L.append(f"- Data: {d['events']:,} events from `eventbatch.gen` (seed {d['seed']}), NDJSON "
+             f"{d['bytes'] / 1e6:.1f} MB ({d['bytes'] / d['events']:.0f} B/event); "
+             "dicts = `json.loads` of each line, done before timing")
+    L.append(f"- Method: one fresh process per row; input loaded untimed; 1 warm-up + "
+             f"{meta['repeat']} timed runs (gc.collect() before each, GC enabled); row count checked "
+             "on every run; peers pinned to one thread (pyarrow use_threads=False, "
+             "POLARS_MAX_THREADS=1, duckdb threads=1)")
+    L.append("- Columns: *median / best events/s* = events ÷ median / minimum wall time; *MB/s* = "
+             "NDJSON bytes (10^6) ÷ median time (for dicts: the bytes of the equivalent NDJSON); "
+             "*÷ eventbatch*, *÷ baseline* = this row's median rate ÷ that row's median rate "
+             "(baseline: pyarrow.json.read_json for NDJSON, pa.RecordBatch.from_pylist for dicts, "
+             "threads=1 for read_ndjson); *CPU÷wall* > 1 means more than one core busy; "
+             "*peak RSS* = ru_maxrss of the worker (includes the loaded input, *input RSS*); "
+             "*correct* = leaf-by-leaf checksum against the generator's dicts after a cast to the "
+             "declared schema")
+    L.append("")
+    L.append("| scenario | library | operation | median events/s | best events/s | median MB/s | "
+             "÷ eventbatch | ÷ baseline | CPU÷wall | peak RSS MiB | input RSS MiB | correct |")
+    L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        title = SCENARIO_TITLES[r["scenario"]]
+        lib = r["library"] + (" (baseline)" if r.get("baseline") else "")
+        if "median_events_per_s" not in r:
+            why = r.get("skipped") and f"skipped: {r['skipped']}" or f"error: {r.get('error')}"
+            L.append(f"| {title} | {lib} | `{r['description']}` | {why} | | | | | | | | |")
+            continue
+        L.append(
+            f"| {title} | {lib} | `{r['description']}` | {r['median_events_per_s']:,.0f} | "
+            f"{r['best_events_per_s']:,.0f} | {r['median_mb_per_s']:,.1f} | "
+            f"{_fmt_ratio(r['ratio_vs_eventbatch'])} | {_fmt_ratio(r['ratio_vs_baseline'])} | "
+            f"{r['cpu_over_wall']:.2f} | {r['peak_rss_bytes'] / 2**20:,.0f} | "
+            f"{r['rss_loaded_bytes'] / 2**20:,.0f} | {_correct_cell(r)} |")
+    L.append("")
+    L.append("### Targets (one run, medians)")
+    L.append("")
+    L.append("| target | measured | verdict |")
+    L.append("|---|---|---|")
+    for t in targets(results):
+        L.append(f"| {t[0]} | {t[1]} | {t[2]} |")
+    details = []
+    for r in results:
+        c = r.get("correctness")
+        if c and c["status"] != "ok":
+            for key, dd in c["mismatched"].items():
+                details.append(f"- {r['library']} ({r['scenario']}): `{key}` differs in "
+                               f"{dd['rows_differing']:,} rows; first at row {dd['first_row']}: expected "
+                               f"`{dd['expected']}`, got `{dd['got']}`")
+            for key, why in c["not_compared"].items():
+                details.append(f"- {r['library']} ({r['scenario']}): `{key}` not compared ({why})")
+        for note in r.get("notes") or []:
+            details.append(f"- {r['library']} ({r['scenario']}): {note}")
+    if details:
+        L.append("")
+        L.append("### Notes from the workers")
+        L.append("")
+        L.extend(details)
+    return "\n".join(L)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=200_000, help="events per data set (default 200000)")
+    ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs per row, after 1 warm-up (default 5)")
+    ap.add_argument("--json", metavar="OUT", help="write every measurement to this JSON file")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown report")
+    ap.add_argument("--only", metavar="SUBSTR", action="append",
+                    help="run only rows whose 'scenario/library' contains SUBSTR (repeatable)")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per worker (default 900)")
+    ap.add_argument("--data", metavar="PATH", help="NDJSON file to (re)write and keep (default: a temp file)")
+    ap.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if args.events < 1 or args.repeat < 1:
+        ap.error("--events and --repeat must be >= 1")
+
+    from eventbatch import gen
+
+    tmpdir = None
+    if args.data:
+        path = os.path.abspath(args.data)
+    else:
+        tmpdir = tempfile.TemporaryDirectory(prefix="eventbatch-bench-")
+        path = os.path.join(tmpdir.name, f"events-{args.events}-seed{args.seed}.ndjson")
+    try:
+        print(f"writing {args.events:,} events (seed {args.seed}) to {path}", file=sys.stderr)
+        lines = gen.write_ndjson(path, args.events, seed=args.seed)
+        assert lines == args.events
+        nbytes = os.path.getsize(path)
+        print("computing the reference checksums from gen.generate_dicts", file=sys.stderr)
+        ref = reference_digests(args.events, args.seed)
+
+        meta = {
+            "command": _command(),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": _machine(),
+            "versions": _versions(),
+            "data": {"events": args.events, "seed": args.seed, "bytes": nbytes},
+            "repeat": args.repeat,
+            "reference_checksums": ref,
+        }
+        results = []
+        for scenario, library, desc, is_base in SCENARIOS:
+            key = f"{scenario}/{library}"
+            if args.only and not any(s in key for s in args.only):
+                continue
+            print(f"running {key} ...", file=sys.stderr, flush=True)
+            spec = {"scenario": scenario, "library": library, "path": path, "events": args.events,
+                    "seed": args.seed, "repeat": args.repeat, "reference": ref}
+            r = run_worker(spec, args.timeout)
+            r["description"] = desc
+            r["baseline"] = is_base
+            results.append(r)
+            if "wall_s" in r:
+                med = statistics.median(r["wall_s"])
+                print(f"  median {med * 1e3:8.1f} ms  {args.events / med:12,.0f} events/s  "
+                      f"correct: {r['correctness']['status']}", file=sys.stderr)
+            else:
+                print(f"  {r.get('skipped') and 'skipped: ' + r['skipped'] or r.get('error')}",
+                      file=sys.stderr)
+        summarise(results, args.events, nbytes)
+        meta["loadavg_end"] = os.getloadavg()
+    finally:
+        if tmpdir is not None:
+            tmpdir.cleanup()
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=2)
+    if args.markdown:
+        print(markdown(meta, results))
+    else:
+        fmt = "{:<12} {:<22} {:>14} {:>14} {:>9} {:>10} {:>10}  {}"
+        print(fmt.format("scenario", "library", "median ev/s", "best ev/s", "MB/s",
+                         "÷eventb.", "÷baseline", "correct"))
+        for r in results:
+            if "median_events_per_s" not in r:
+                print(fmt.format(r["scenario"], r["library"], "-", "-", "-", "-", "-",
+                                 r.get("skipped") or r.get("error")))
+                continue
+            print(fmt.format(r["scenario"], r["library"], f"{r['median_events_per_s']:,.0f}",
+                             f"{r['best_events_per_s']:,.0f}", f"{r['median_mb_per_s']:.1f}",
+                             _fmt_ratio(r["ratio_vs_eventbatch"]), _fmt_ratio(r["ratio_vs_baseline"]),
+                             _correct_cell(r)))
+        print()
+        for t in targets(results):
+            print(f"{t[0]}: {t[1]} -> {t[2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
