@@ -27,6 +27,7 @@ cdef extern from "eb_json.h" nogil:
         uint32_t *seen
         int32_t *slot
         int guess
+        int nreq
         int32_t *next
         int id
         const char *type_name
@@ -96,13 +97,15 @@ cdef extern from "eb_json.h" nogil:
     ptrdiff_t eb_utf8_check(const uint8_t *p, size_t n)
 
     int eb_append_null(eb_node *n)
+    int eb_sync(eb_node *ch, int64_t to)
+    int eb_sync_tree(eb_node *n)
     int eb_put_fixed(eb_node *n, const void *v)
     int eb_put_bool(eb_node *n, int v)
     int eb_close_var(eb_node *n)
     int eb_put_int(eb_node *n, int neg, uint64_t mag)
     int eb_put_double(eb_node *n, double d)
     int eb_put_str(eb_node *n, const char *s, size_t len)
-    int eb_lookup(eb_node *n, const uint8_t *k, size_t klen)
+    int eb_lookup(eb_node *n, const uint8_t *k, size_t klen) nogil
     uint32_t eb_key_hash(const uint8_t *k, size_t n)
     void eb_mark(eb_enc *e)
     void eb_rollback(eb_enc *e)

@@ -28,6 +28,21 @@ cdef extern from "Python.h":
 
 cdef extern from "eb_json.h" nogil:
     uint32_t eb_next_gen(eb_enc *e)
+    int eb_append_null_fast(eb_node *n)
+    bint eb_key_eq(const uint8_t *a, const uint8_t *b, size_t n)
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    bint PyUnicode_CheckExact(object o)
+    bint PyUnicode_Check(object o)
+    bint PyLong_CheckExact(object o)
+    bint PyFloat_CheckExact(object o)
+    bint PyDict_CheckExact(object o)
+
+# Bytes of strings put since the last capacity check (see _py_event).
+DEF _CHECK_BYTES = 64 << 20
 
 cdt.import_datetime()
 
@@ -79,7 +94,11 @@ cdef str _cut(str s):
     return s if len(s) <= 40 else s[:37] + "..."
 
 
-cdef int _py_utf8(CoreEncoder self, object s, const char **p, Py_ssize_t *n) except -1:
+cdef inline int _py_utf8(CoreEncoder self, object s, const char **p, Py_ssize_t *n) except -1:
+    if PyUnicode_IS_COMPACT_ASCII(s):   # the common case: its data is the UTF-8
+        p[0] = <const char *>PyUnicode_DATA(s)
+        n[0] = PyUnicode_GET_LENGTH(s)
+        return 0
     p[0] = PyUnicode_AsUTF8AndSize(s, n)
     if p[0] == NULL:
         PyErr_Clear()
@@ -193,14 +212,15 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
     if v is None:
         if not n.nullable:
             return _perr(self, EB_R_MISSING_REQUIRED, (<bytes>n.type_name).decode(), "null")
-        return _check(eb_append_null(n))
+        return _check(eb_append_null_fast(n))
     if kind == EB_STRING:
-        if not isinstance(v, str):
+        if not PyUnicode_Check(v):
             return _mismatch(self, n, v)
         if _py_utf8(self, v, &p, &sl):
             return 1
         if eb_buf_put(&n.data, p, sl):
             raise MemoryError()
+        self._big += sl
         return _check(eb_close_var(n))
     if EB_I8 <= kind <= EB_U64:
         if v is True or v is False or not isinstance(v, int):
@@ -233,9 +253,11 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
             return _mismatch(self, n, v)
         return _py_list(self, n, v, depth + 1)
     if kind == EB_JSON:
+        sl = n.data.len
         r = _py_json(self, &n.data, v, depth)
         if r:
             return r
+        self._big += n.data.len - sl
         return _check(eb_close_var(n))
     if kind == EB_BINARY:
         if isinstance(v, str):
@@ -329,7 +351,7 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
     cdef PyObject *k
     cdef PyObject *v
     cdef PyObject *pidx
-    cdef int idx, g, r, i, matched = 0
+    cdef int idx, g, r, i, prev, matched = 0
     cdef uint32_t gen
     cdef tuple names = <tuple>self._fieldnames[n.id]
     cdef dict index = <dict>self._fieldindex[n.id]
@@ -337,20 +359,32 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
     if depth > self.e.max_depth:
         return _perr(self, EB_R_TOO_DEEP, "object", "nesting deeper than %d" % self.e.max_depth)
     gen = eb_next_gen(&self.e)
+    prev = n.nchild
+    g = n.next[prev]
     while PyDict_Next(d, &pos, &k, &v):
-        g = n.guess
-        if g < n.nchild and <PyObject *>PyTuple_GET_ITEM(names, g) == k:
-            idx = g
-        else:
-            pidx = PyDict_GetItem(index, <object>k)
-            if pidx == NULL:
-                idx = -1
+        # the key that followed the previous one last time, by identity or
+        # by its ASCII bytes; else the C name table; else the dict of names
+        idx = -1
+        key = <object>k
+        if g < n.nchild:
+            if <PyObject *>PyTuple_GET_ITEM(names, g) == k:
+                idx = g
+            elif PyUnicode_IS_COMPACT_ASCII(key) and PyUnicode_GET_LENGTH(key) == n.name_lens[g] and \
+                    eb_key_eq(<const uint8_t *>PyUnicode_DATA(key), n.names[g], n.name_lens[g]):
+                idx = g
+        if idx < 0:
+            if PyUnicode_Check(key) and PyUnicode_IS_COMPACT_ASCII(key):
+                idx = eb_lookup(n, <const uint8_t *>PyUnicode_DATA(key), PyUnicode_GET_LENGTH(key))
             else:
-                idx = <int><object>pidx
+                pidx = PyDict_GetItem(index, key)
+                idx = -1 if pidx == NULL else <int><object>pidx
         if idx >= 0:
             n.seen[idx] = gen
-            n.guess = idx + 1
+            n.next[prev] = idx
+            prev = idx
+            g = n.next[idx]
             matched += 1
+            _check(eb_sync(n.child[idx], n.len))
             r = _py_child(self, n, idx, <object>v, depth, extra)
             if r:
                 self._epath.append("." + names[idx])
@@ -365,15 +399,13 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
                 if r:
                     self._epath.append("." + str(<object>k))
                     return r
-    if matched != n.nchild:
+    if n.nreq and matched != n.nchild:
         for i in range(n.nchild):
-            if n.seen[i] == gen:
+            if n.seen[i] == gen or n.child[i].nullable:
                 continue
-            if not n.child[i].nullable:
-                r = _perr(self, EB_R_MISSING_REQUIRED, (<bytes>n.child[i].type_name).decode(), None)
-                self._epath.append("." + names[i])
-                return r
-            _check(eb_append_null(n.child[i]))
+            r = _perr(self, EB_R_MISSING_REQUIRED, (<bytes>n.child[i].type_name).decode(), None)
+            self._epath.append("." + names[i])
+            return r
     if eb_valid_set(n, 1):
         raise MemoryError()
     n.len += 1
@@ -558,8 +590,10 @@ cdef int _py_event(CoreEncoder self, object obj, Py_ssize_t index) except -1:
     """Encode one Python object as one input."""
     cdef int r
     cdef eb_enc *e = &self.e
-    if eb_near_full(e):
-        self._seal()
+    if self._big > _CHECK_BYTES or (e.inputs & 63) == 0:
+        self._big = 0
+        if eb_near_full(e):
+            self._seal()
     eb_mark(e)
     self._xcount = 0
     if not isinstance(obj, dict):

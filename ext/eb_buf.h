@@ -115,6 +115,7 @@ typedef struct eb_node {
     uint32_t *seen;     /* per child: the object generation that last set it */
     int32_t *slot;      /* per child: its member index in the slow walk */
     int id;             /* index in the encoder's node list */
+    int nreq;           /* struct: children that are not nullable */
     int guess;          /* the child most likely to come next */
     int32_t *next;      /* per child (and nchild: start): the child that
                          * followed it last time */

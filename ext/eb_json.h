@@ -97,6 +97,7 @@ typedef struct {
     int64_t consumed;      /* bytes consumed so far */
     int skipping;          /* inside an oversize line that spans blocks */
     int64_t batch_bytes;   /* input bytes since the columns were last emptied */
+    int64_t root_mark;     /* rows committed before the current one */
     int skip_blank;        /* ... and it is all whitespace so far */
     int skip_cr;           /* ... and its last byte so far is a CR */
     size_t skip_len;       /* ... its length so far */
@@ -186,6 +187,7 @@ static void eb_snippet(char *dst, size_t cap, const uint8_t *p, const uint8_t *s
 
 EB_INLINE void eb_ws(eb_ctx *c) {
     const uint8_t *p = c->p, *end = c->end;
+    if (EB_LIKELY(p < end && *p > ' ')) return;  /* compact JSON: no whitespace */
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     c->p = p;
 }
@@ -340,9 +342,12 @@ static int eb_number(eb_ctx *c, eb_num *num) {
         p++;
         if (p < end && *p >= '0' && *p <= '9') return eb_syntax(c, p, "no leading zero");
     } else {
+        /* 19 digits always fit in uint64; past that, check each step */
+        const uint8_t *d0 = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - d0 < 19) m = m * 10 + (uint64_t)(*p++ - '0');
         while (p < end && *p >= '0' && *p <= '9') {
             uint64_t d = (uint64_t)(*p - '0');
-            if (m > (UINT64_MAX - d) / 10) num->big = 1;
+            if (num->big || m > (UINT64_MAX - d) / 10) num->big = 1;
             else m = m * 10 + d;
             p++;
         }
@@ -525,35 +530,72 @@ static const char *eb_got_kind(eb_ctx *c) {
 
 /* ---- appending to columns ------------------------------------------------------ */
 
-static int eb_append_null(eb_node *n) {
-    if (eb_valid_set(n, 0)) return EB_EOOM;
+/* Clear bits [from, from + k) of a bitmap buffer, growing it as needed
+ * (bytes past the old end start at zero). */
+static int eb_bits_clear(eb_buf *b, int64_t from, int64_t k) {
+    size_t need = (size_t)((from + k + 7) >> 3);
+    if (need > b->len) {
+        if (eb_buf_reserve(b, need - b->len + 64)) return -1;
+        memset(b->p + b->len, 0, need - b->len);
+    }
+    if (from & 7) b->p[from >> 3] &= (uint8_t)((1u << (from & 7)) - 1);
+    size_t first = (size_t)((from + 7) >> 3);
+    if (need > first && first < b->len) memset(b->p + first, 0, (b->len < need ? b->len : need) - first);
+    if (need > b->len) b->len = need;
+    return 0;
+}
+
+/* Append k null slots.  Structs stay lazy: their children are brought up
+ * to the struct's length only when next written (eb_sync) or at flush. */
+static int eb_fill_nulls(eb_node *n, int64_t k) {
+    if (k <= 0) return EB_OK;
+    if (eb_bits_clear(&n->valid, n->len, k)) return EB_EOOM;
     switch (n->kind) {
     case EB_STRUCT:
-        for (int i = 0; i < n->nchild; i++) {
-            int r = eb_append_null(n->child[i]);
-            if (r) return r;
-        }
         break;
     case EB_STRING: case EB_BINARY: case EB_JSON: case EB_LIST: {
         int32_t last = eb_offs_at(n, n->len);
-        if (eb_offs_push(n, (size_t)last)) return EB_EOOM;
-        break;
-    }
-    case EB_BOOL: {
-        size_t need = (size_t)(n->len >> 3) + 1;
-        if (need > n->data.len) {
-            if (eb_buf_reserve(&n->data, need - n->data.len)) return EB_EOOM;
-            n->data.p[n->data.len++] = 0;
+        if (eb_buf_reserve(&n->offs, 4 * (size_t)k)) return EB_EOOM;
+        for (int64_t i = 0; i < k; i++) {
+            memcpy(n->offs.p + n->offs.len, &last, 4);
+            n->offs.len += 4;
         }
-        n->data.p[n->len >> 3] &= (uint8_t)~(1u << (n->len & 7));
         break;
     }
+    case EB_BOOL:
+        if (eb_bits_clear(&n->data, n->len, k)) return EB_EOOM;
+        break;
     default:
-        if (eb_buf_reserve(&n->data, (size_t)n->width)) return EB_EOOM;
-        memset(n->data.p + n->data.len, 0, (size_t)n->width);
-        n->data.len += (size_t)n->width;
+        if (eb_buf_reserve(&n->data, (size_t)n->width * (size_t)k)) return EB_EOOM;
+        memset(n->data.p + n->data.len, 0, (size_t)n->width * (size_t)k);
+        n->data.len += (size_t)n->width * (size_t)k;
     }
-    n->len++;
+    n->len += k;
+    return EB_OK;
+}
+
+static int eb_append_null(eb_node *n) { return eb_fill_nulls(n, 1); }
+
+/* Invariant: a struct's child has at most as many slots as the struct; the
+ * missing ones are nulls not yet written.  Write them before appending. */
+EB_INLINE int eb_append_null_fast(eb_node *n);
+EB_INLINE int eb_sync(eb_node *ch, int64_t to) {
+    if (EB_LIKELY(ch->len >= to)) return EB_OK;
+    if (to - ch->len == 1) return eb_append_null_fast(ch);
+    return eb_fill_nulls(ch, to - ch->len);
+}
+
+/* Bring every lazy child of the tree up to date (before building arrays). */
+static int eb_sync_tree(eb_node *n) {
+    int r;
+    if (n->kind == EB_STRUCT) {
+        for (int i = 0; i < n->nchild; i++) {
+            if ((r = eb_sync(n->child[i], n->len))) return r;
+            if ((r = eb_sync_tree(n->child[i]))) return r;
+        }
+    } else if (n->kind == EB_LIST) {
+        return eb_sync_tree(n->child[0]);
+    }
     return EB_OK;
 }
 
@@ -579,7 +621,13 @@ EB_INLINE int eb_append_null_fast(eb_node *n) {
 
 EB_INLINE int eb_put_fixed(eb_node *n, const void *v) {
     if (eb_buf_reserve(&n->data, 8)) return EB_EOOM;
-    memcpy(n->data.p + n->data.len, v, (size_t)n->width);
+    uint8_t *d = n->data.p + n->data.len;
+    switch (n->width) {  /* constant sizes: no call to memcpy */
+    case 8: memcpy(d, v, 8); break;
+    case 4: memcpy(d, v, 4); break;
+    case 2: memcpy(d, v, 2); break;
+    default: memcpy(d, v, 1);
+    }
     n->data.len += (size_t)n->width;
     if (eb_valid_set(n, 1)) return EB_EOOM;
     n->len++;
@@ -784,16 +832,12 @@ EB_INLINE int eb_key(eb_ctx *c, const uint8_t **k, size_t *klen) {
     return EB_OK;
 }
 
+/* Absent fields: nullable ones stay lazy nulls; a required one rejects. */
 static int eb_missing(eb_ctx *c, eb_node *n, eb_frame *f, uint32_t gen) {
     for (int i = 0; i < n->nchild; i++) {
-        if (n->seen[i] == gen) continue;
-        eb_node *ch = n->child[i];
-        if (!ch->nullable) {
-            f->field = i;
-            return eb_schema(c, EB_R_MISSING_REQUIRED, ch->type_name, NULL);
-        }
-        int r = eb_append_null_fast(ch);
-        if (r) return r;
+        if (n->seen[i] == gen || n->child[i]->nullable) continue;
+        f->field = i;
+        return eb_schema(c, EB_R_MISSING_REQUIRED, n->child[i]->type_name, NULL);
     }
     return EB_OK;
 }
@@ -860,6 +904,7 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
                 n->guess = n->next[idx];
                 matched++;
                 f->field = idx;
+                if ((r = eb_sync(n->child[idx], n->len))) return r;
                 if ((r = eb_value(c, n->child[idx]))) return r;
             } else {
                 f->field = -1;
@@ -873,7 +918,7 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
             return eb_syntax(c, c->p, "`,` or `}`");
         }
     }
-    if (matched != n->nchild && (r = eb_missing(c, n, f, gen))) return r;
+    if (n->nreq && matched != n->nchild && (r = eb_missing(c, n, f, gen))) return r;
     if ((r = eb_pop(c))) return r;
     c->depth--;
     if (eb_valid_set(n, 1)) return EB_EOOM;
@@ -973,6 +1018,7 @@ static int eb_object_slow(eb_ctx *c, eb_node *n) {
         c->p = m.val;
         if (m.field >= 0) {
             f->field = m.field;
+            if ((r = eb_sync(n->child[m.field], n->len))) return r;
             if ((r = eb_value(c, n->child[m.field]))) return r;
         } else {
             f->field = -1;
@@ -983,9 +1029,7 @@ static int eb_object_slow(eb_ctx *c, eb_node *n) {
     e->members.len = mbase;
     e->keys.len = kbase;
     /* 4. absent fields */
-    int present = 0;
-    for (int i = 0; i < n->nchild; i++) present += n->seen[i] == gen;
-    if (present != n->nchild && (r = eb_missing(c, n, f, gen))) return r;
+    if (n->nreq && (r = eb_missing(c, n, f, gen))) return r;
     if ((r = eb_pop(c))) return r;
     c->depth--;
     c->p = after;
@@ -1157,14 +1201,25 @@ static int eb_value(eb_ctx *c, eb_node *n) {
 
 /* ---- one document -------------------------------------------------------------- */
 
-static void eb_mark(eb_enc *e) {
-    for (int i = 0; i < e->nnodes; i++) e->nodes[i]->mark = e->nodes[i]->len;
-    if (e->extra) e->extra->mark = e->extra->len;
+/* Row transactions.  Nothing is saved per node at row start: a row only
+ * ever appends at or past its parent's committed length, so the committed
+ * length of every node follows from its parent's (a struct's children:
+ * at most the struct's; a list's item: the list's end offset). */
+static void eb_mark(eb_enc *e) { e->root_mark = e->root->len; }
+
+static void eb_rollback_node(eb_node *n, int64_t len) {
+    if (len > n->len) len = n->len;  /* a lagging child keeps its length */
+    eb_node_truncate(n, len);
+    if (n->kind == EB_STRUCT) {
+        for (int i = 0; i < n->nchild; i++) eb_rollback_node(n->child[i], len);
+    } else if (n->kind == EB_LIST) {
+        eb_rollback_node(n->child[0], eb_offs_at(n, len));
+    }
 }
 
 static void eb_rollback(eb_enc *e) {
-    for (int i = 0; i < e->nnodes; i++) eb_node_truncate(e->nodes[i], e->nodes[i]->mark);
-    if (e->extra) eb_node_truncate(e->extra, e->extra->mark);
+    eb_rollback_node(e->root, e->root_mark);
+    if (e->extra) eb_node_truncate(e->extra, e->root_mark);
 }
 
 static void eb_ctx_init(eb_ctx *c, eb_enc *e, const uint8_t *s, size_t n, int slow) {

@@ -66,6 +66,7 @@ cdef class CoreEncoder:
     cdef list _xframes        # dict path, _extra: [segment, opened, has_members]
     cdef object _xout         # dict path, _extra: list of str pieces
     cdef int64_t _xcount
+    cdef int64_t _big         # dict path: string bytes since the last capacity check
     cdef list _epath          # dict path: error path segments, innermost first
     cdef int _ereason
     cdef object _eexpected, _egot
@@ -117,6 +118,8 @@ cdef class CoreEncoder:
                     raise MemoryError()
                 for j in range(n.nchild):
                     n.child[j] = self.e.nodes[child_ids[j]]
+                    if not plan[child_ids[j]][1]:
+                        n.nreq += 1
             if kind == EB_STRUCT:
                 n.names = <const uint8_t **>calloc(n.nchild + 1, sizeof(uint8_t *))
                 n.name_lens = <uint32_t *>calloc(n.nchild + 1, sizeof(uint32_t))
@@ -330,6 +333,8 @@ cdef class CoreEncoder:
         cdef eb_node *root = self.e.root
         cdef int i
         cdef int64_t rows = root.len
+        if eb_sync_tree(root):
+            raise MemoryError()
         arrays = [_node_array(root.child[i], self._types) for i in range(root.nchild)]
         if self.e.extra != NULL:
             arrays.append(_node_array(self.e.extra, self._types))
