@@ -15,7 +15,9 @@ What it does
    ``json.loads`` of every line) -- not timed --, runs the operation once as a
    warm-up, then ``--repeat`` timed runs (``gc.collect()`` before each, GC left
    enabled during the run), checks the row count of every run, records the
-   peak RSS (``resource.getrusage``), and finally checksums the output of the
+   peak RSS (``VmHWM`` of /proc/self/status; ``resource.getrusage`` is also
+   recorded in the JSON, but on Linux its ru_maxrss survives exec and shows
+   the parent's peak), and finally checksums the output of the
    last run (after the RSS reading, so the checksum does not inflate it).
 4. Prints a summary (``--markdown``: a Markdown report) and optionally writes
    every raw timing to ``--json``.
@@ -254,6 +256,23 @@ def _rss_now_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _peak_rss_bytes() -> int:
+    """Peak RSS of this process image.
+
+    ``VmHWM`` from /proc/self/status, not ``getrusage().ru_maxrss``: on Linux
+    ru_maxrss survives execve, so a worker started by ``subprocess`` (vfork +
+    exec) reports the *parent's* peak when that is higher than its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _duckdb_type(t) -> str:
     import pyarrow as pa
     if pa.types.is_struct(t):
@@ -382,6 +401,13 @@ def worker(spec: dict) -> dict:
     n, repeat = spec["events"], spec["repeat"]
     out = {"scenario": scenario, "library": library}
     try:
+        import eventbatch._core as core
+        out["core_path"] = core.__file__
+        with open(core.__file__, "rb") as f:
+            out["core_sha256"] = hashlib.sha256(f.read()).hexdigest()[:12]
+    except Exception as e:  # noqa: BLE001
+        out["core_sha256"] = f"unknown ({type(e).__name__})"
+    try:
         op, notes = build_operation(scenario, library, path)
     except Skip as e:
         out["skipped"] = str(e)
@@ -407,7 +433,9 @@ def worker(spec: dict) -> dict:
         rows = result_rows(res)
         if rows != n:
             raise AssertionError(f"run returned {rows} rows, expected {n}")
-    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peak_rss_bytes"] = _peak_rss_bytes()
+    # kept for reference only: inherits the parent's peak across exec (see _peak_rss_bytes)
+    out["ru_maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out["wall_s"] = wall
     out["cpu_s"] = cpu
     out["correctness"] = compare_output(res, n, spec["seed"], spec["reference"])
@@ -418,7 +446,7 @@ def worker(spec: dict) -> dict:
 # Parent
 # ---------------------------------------------------------------------------
 
-def _versions() -> dict[str, str]:
+def _versions(core_dir: str | None = None) -> dict[str, str]:
     from importlib import metadata
     v = {"python": platform.python_version()}
     for name in ("pyarrow", "polars", "duckdb", "orjson", "numpy"):
@@ -437,7 +465,10 @@ def _versions() -> dict[str, str]:
                     ver = tomllib.load(f)["project"]["version"] + " (pyproject)"
             except Exception:  # noqa: BLE001
                 ver = "unknown"
-        with open(core.__file__, "rb") as f:
+        core_file = core.__file__
+        if core_dir:  # the frozen copy the workers import
+            core_file = os.path.join(core_dir, "eventbatch", os.path.basename(core_file))
+        with open(core_file, "rb") as f:
             so = hashlib.sha256(f.read()).hexdigest()[:12]
         v["eventbatch"] = f"{ver}, _core sha256 {so}"
     except Exception as e:  # noqa: BLE001
@@ -484,8 +515,26 @@ def _command() -> str:
     return f"PYTHONPATH={shlex.quote(pp)} {cmd}" if pp else cmd
 
 
-def run_worker(spec: dict, timeout: float) -> dict:
+def snapshot_package(dest: str) -> str:
+    """Copy the importable eventbatch package (with its compiled core) under ``dest``.
+
+    Other people rebuild ``src/eventbatch/_core*.so`` while benchmarks run; the
+    workers import this frozen copy so that every row measures the same build.
+    Returns the directory to put in front of PYTHONPATH.
+    """
+    import shutil
+
+    import eventbatch
+    src = os.path.dirname(os.path.abspath(eventbatch.__file__))
+    shutil.copytree(src, os.path.join(dest, "eventbatch"),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.c", "*.html"))
+    return dest
+
+
+def run_worker(spec: dict, timeout: float, pythonpath: str | None = None) -> dict:
     env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["POLARS_MAX_THREADS"] = "1"
     env["PYTHONHASHSEED"] = "0"
     load0 = os.getloadavg()[0]
@@ -578,6 +627,13 @@ def _correct_cell(r) -> str:
     return f"**MISMATCH** in {', '.join(c['mismatched'])}"
 
 
+def _load_range(results) -> str:
+    loads = [x for r in results for x in r.get("loadavg_1min_before_after", [])]
+    if not loads:
+        return ""
+    return f", {min(loads):.2f} to {max(loads):.2f} around the rows (other users' jobs included)"
+
+
 def markdown(meta: dict, results: list[dict]) -> str:
     L = []
     m, v, d = meta["machine"], meta["versions"], meta["data"]
@@ -587,12 +643,15 @@ def markdown(meta: dict, results: list[dict]) -> str:
     L.append(f"- Date: {meta['date']}")
     L.append(f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
              f"{m['mem_total_mib']} MiB RAM, Linux {m['kernel']}; 1-min load average at start "
-             f"{m['loadavg_start'][0]:.2f}")
+             f"{m['loadavg_start'][0]:.2f}" + _load_range(results))
     L.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     L.append(f"- Data: {d['events']:,} events from `eventbatch.gen` (seed {d['seed']}), NDJSON "
              f"{d['bytes'] / 1e6:.1f} MB ({d['bytes'] / d['events']:.0f} B/event); "
              "dicts = `json.loads` of each line, done before timing")
-    L.append(f"- Method: one fresh process per row; input loaded untimed; 1 warm-up + "
+    L.append(f"- Method: one fresh process per row"
+             + (", all importing one frozen copy of the eventbatch package (snapshot taken at start)"
+                if meta.get("snapshot") else ", importing the live package")
+             + f"; input loaded untimed; 1 warm-up + "
              f"{meta['repeat']} timed runs (gc.collect() before each, GC enabled); row count checked "
              "on every run; peers pinned to one thread (pyarrow use_threads=False, "
              "POLARS_MAX_THREADS=1, duckdb threads=1)")
@@ -601,11 +660,13 @@ def markdown(meta: dict, results: list[dict]) -> str:
              "*÷ eventbatch*, *÷ baseline* = this row's median rate ÷ that row's median rate "
              "(baseline: pyarrow.json.read_json for NDJSON, pa.RecordBatch.from_pylist for dicts, "
              "threads=1 for read_ndjson); *CPU÷wall* > 1 means more than one core busy; "
-             "*peak RSS* = ru_maxrss of the worker (includes the loaded input, *input RSS*); "
+             "*peak RSS* = VmHWM of the worker (not ru_maxrss: it survives exec and would show the "
+             "parent's peak); *input RSS* = its RSS after imports and loading the "
+             "input, before the warm-up (peak RSS includes it); "
              "*correct* = leaf-by-leaf checksum against the generator's dicts after a cast to the "
              "declared schema")
     L.append("")
-    L.append("| scenario | library | operation | median events/s | best events/s | median MB/s | "
+    L.append("| scenario | library | operation | median events/s | best events/s | median MB/s | events/CPU-s | "
              "÷ eventbatch | ÷ baseline | CPU÷wall | peak RSS MiB | input RSS MiB | correct |")
     L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
@@ -640,6 +701,10 @@ def markdown(meta: dict, results: list[dict]) -> str:
                 details.append(f"- {r['library']} ({r['scenario']}): `{key}` not compared ({why})")
         for note in r.get("notes") or []:
             details.append(f"- {r['library']} ({r['scenario']}): {note}")
+    shas = sorted({r["core_sha256"] for r in results if r.get("core_sha256")})
+    if len(shas) > 1:
+        details.insert(0, "- **WARNING**: the compiled core changed during the run (rows used builds "
+                       + ", ".join(f"`{x}`" for x in shas) + "): the rows are not comparable; run again")
     if details:
         L.append("")
         L.append("### Notes from the workers")
@@ -660,6 +725,10 @@ def main(argv=None) -> int:
                     help="run only rows whose 'scenario/library' contains SUBSTR (repeatable)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per worker (default 900)")
     ap.add_argument("--data", metavar="PATH", help="NDJSON file to (re)write and keep (default: a temp file)")
+    ap.add_argument("--no-snapshot", action="store_true",
+                    help="run the workers on the live package instead of a frozen copy of it "
+                         "(the default copies eventbatch/ with its compiled core to a temp dir first, "
+                         "so a rebuild during the run cannot mix builds)")
     ap.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -677,6 +746,12 @@ def main(argv=None) -> int:
     else:
         tmpdir = tempfile.TemporaryDirectory(prefix="eventbatch-bench-")
         path = os.path.join(tmpdir.name, f"events-{args.events}-seed{args.seed}.ndjson")
+    snapdir = None
+    pythonpath = None
+    if not args.no_snapshot:
+        snapdir = tempfile.TemporaryDirectory(prefix="eventbatch-snapshot-")
+        pythonpath = snapshot_package(snapdir.name)
+        print(f"workers import a frozen copy of eventbatch from {pythonpath}", file=sys.stderr)
     try:
         print(f"writing {args.events:,} events (seed {args.seed}) to {path}", file=sys.stderr)
         lines = gen.write_ndjson(path, args.events, seed=args.seed)
@@ -689,9 +764,10 @@ def main(argv=None) -> int:
             "command": _command(),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": _machine(),
-            "versions": _versions(),
+            "versions": _versions(pythonpath),
             "data": {"events": args.events, "seed": args.seed, "bytes": nbytes},
             "repeat": args.repeat,
+            "snapshot": not args.no_snapshot,
             "reference_checksums": ref,
         }
         results = []
@@ -702,7 +778,7 @@ def main(argv=None) -> int:
             print(f"running {key} ...", file=sys.stderr, flush=True)
             spec = {"scenario": scenario, "library": library, "path": path, "events": args.events,
                     "seed": args.seed, "repeat": args.repeat, "reference": ref}
-            r = run_worker(spec, args.timeout)
+            r = run_worker(spec, args.timeout, pythonpath)
             r["description"] = desc
             r["baseline"] = is_base
             results.append(r)
@@ -718,6 +794,8 @@ def main(argv=None) -> int:
     finally:
         if tmpdir is not None:
             tmpdir.cleanup()
+        if snapdir is not None:
+            snapdir.cleanup()
 
     if args.json:
         with open(args.json, "w") as f:

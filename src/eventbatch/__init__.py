@@ -2,3 +2,4 @@
 from .errors import CapacityError, EventBatchError, FrameError, Reason, SchemaError, SinkError
 from .schema import DataType, Field, Schema
 from .encoder import REJECTED_SCHEMA, Encoder
+from .readers import iter_ndjson, open_input, read_ndjson

@@ -1,0 +1,275 @@
+"""Whole NDJSON files to Arrow, in parallel, in order.
+
+The reader thread cuts the (decompressed) stream into blocks that end at a
+newline; worker threads, one :class:`Encoder` each, encode blocks with the
+GIL released; results are put back in input order.  So the rows, and the
+rejected rows with their line numbers and byte offsets, are the same for any
+thread count and any block size.
+
+Memory: at most ``2 * threads`` blocks are in flight, each at most
+``block_size`` bytes plus one unfinished line.  A line longer than
+``max_line_bytes`` is never held whole: it is rejected as it streams past.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import io
+import os
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, BinaryIO, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .encoder import REJECTED_SCHEMA, Encoder
+from .schema import Schema
+
+__all__ = ["open_input", "read_ndjson", "iter_ndjson", "NdjsonResult"]
+
+DEFAULT_BLOCK_SIZE = 4 << 20
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+
+
+def open_input(source: "str | os.PathLike | BinaryIO") -> BinaryIO:
+    """Open a path (``-`` is stdin) or wrap a binary file object, decompressing
+    gzip, zstd and lz4 frames as a stream (recognised by their magic bytes)."""
+    if isinstance(source, (str, os.PathLike)):
+        if str(source) == "-":
+            raw: BinaryIO = sys.stdin.buffer
+        else:
+            raw = open(source, "rb")
+    else:
+        raw = source
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(_RawAdapter(raw))
+    head = buffered.peek(4)[:4]
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    if head == _ZSTD_MAGIC:
+        try:
+            import zstandard
+        except ImportError as e:
+            raise ImportError("reading .zst input needs `pip install zstandard` "
+                              "(or `pip install eventbatch[zstd]`)") from e
+        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+    if head == _LZ4_MAGIC:
+        import lz4.frame
+        return lz4.frame.LZ4FrameFile(buffered, mode="rb")  # type: ignore[return-value]
+    return buffered
+
+
+class _RawAdapter(io.RawIOBase):
+    """Lets io.BufferedReader wrap any object with read()."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            super().close()
+
+
+class NdjsonResult:
+    """One block's output: accepted rows, rejected rows, and counters."""
+
+    __slots__ = ("batches", "rejected", "lines", "stats")
+
+    def __init__(self, batches: list, rejected: pa.RecordBatch, lines: int, stats: dict) -> None:
+        self.batches = batches
+        self.rejected = rejected
+        self.lines = lines
+        self.stats = stats
+
+
+def _blocks(stream: IO[bytes], block_size: int, max_line: int) -> Iterator[tuple]:
+    """Yield ("block", data, offset) with data ending at a newline (or at the
+    end of input), and ("long", head, offset, total, blank, newline) for a
+    line longer than max_line that never gets buffered whole."""
+    carry = b""
+    offset = 0          # stream offset of carry[0]
+    while True:
+        chunk = stream.read(block_size)
+        if not chunk:
+            if carry:
+                yield ("block", carry, offset)
+            return
+        data = carry + chunk if carry else chunk
+        nl = data.rfind(b"\n")
+        if nl >= 0:
+            yield ("block", data[: nl + 1], offset)
+            offset += nl + 1
+            carry = data[nl + 1:]
+        else:
+            carry = data
+        if len(carry) > max_line + 8:
+            # an oversize line: keep its head, drop the rest as it streams by
+            head = carry[:4096]
+            total = len(carry)
+            blank = not carry.strip(b" \t\r")
+            newline = False
+            rest = b""
+            while True:
+                chunk = stream.read(block_size)
+                if not chunk:
+                    break
+                i = chunk.find(b"\n")
+                if i < 0:
+                    total += len(chunk)
+                    blank = blank and not chunk.strip(b" \t\r")
+                    continue
+                total += i
+                blank = blank and not chunk[:i].strip(b" \t\r")
+                newline = True
+                rest = chunk[i + 1:]
+                break
+            yield ("long", head, offset, total, blank, newline)
+            offset += total + (1 if newline else 0)
+            carry = rest
+
+
+def _encode_block(local: threading.local, schema: Schema, kw: dict, data: bytes, source: str) -> NdjsonResult:
+    enc = getattr(local, "enc", None)
+    if enc is None:
+        enc = local.enc = Encoder(schema, **kw)
+    before = enc.stats()
+    enc.extend_ndjson(data, final=True, source=source)
+    after = enc.stats()
+    batches = enc.flush_batches()
+    rej = enc.flush_rejected()
+    if rej.num_rows:
+        # make line numbers and offsets relative to this block
+        rej = rej.set_column(2, "line", pc.subtract(rej.column("line"), before["lines"]))
+        rej = rej.set_column(3, "offset", pc.subtract(rej.column("offset"), before["bytes"]))
+    stats = {k: after[k] - before[k] for k in ("inputs", "accepted", "rejected", "blank_lines", "extra_fields")}
+    return NdjsonResult(batches, rej, after["lines"] - before["lines"], stats)
+
+
+def _long_line(kw: dict, item: tuple, source: str) -> NdjsonResult:
+    _, head, offset, total, blank, newline = item
+    stats = {"inputs": 0, "accepted": 0, "rejected": 0, "blank_lines": 0, "extra_fields": 0}
+    if blank:
+        stats["blank_lines"] = 1
+        rej = pa.RecordBatch.from_pylist([], schema=REJECTED_SCHEMA)
+    else:
+        stats["inputs"] = stats["rejected"] = 1
+        msg = f"line of {total} bytes is longer than max_line_bytes={kw['max_line_bytes']}"
+        rej = pa.RecordBatch.from_pylist(
+            [{"raw": head, "source": source, "line": 1, "offset": 0, "reason": "line_too_long",
+              "path": "$", "message": msg}], schema=REJECTED_SCHEMA)
+    return NdjsonResult([], rej, 1 if newline else 0, stats)
+
+
+def iter_ndjson(source: "str | os.PathLike | BinaryIO", schema: "Schema | pa.Schema", *,
+                threads: int = 1, block_size: int = DEFAULT_BLOCK_SIZE, max_depth: int = 128,
+                max_line_bytes: int = 16 << 20, source_name: str | None = None) -> Iterator[NdjsonResult]:
+    """Encode an NDJSON input block by block; yields :class:`NdjsonResult` in
+    input order, with rejected rows' ``line`` and ``offset`` made absolute."""
+    if isinstance(schema, pa.Schema):
+        schema = Schema.from_arrow(schema)
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"expected threads >= 1, got {threads!r}")
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"expected block_size >= 1, got {block_size!r}")
+    Encoder(schema, max_depth=max_depth, max_line_bytes=max_line_bytes)  # validate options early
+    kw = {"max_depth": max_depth, "max_line_bytes": max_line_bytes}
+    name = source_name or (str(source) if isinstance(source, (str, os.PathLike)) else "<stream>")
+    stream = open_input(source)
+    local = threading.local()
+    line_base = 0
+
+    def fix(res: NdjsonResult, offset: int) -> NdjsonResult:
+        nonlocal line_base
+        if res.rejected.num_rows:
+            r = res.rejected
+            r = r.set_column(2, "line", pc.add(r.column("line"), line_base))
+            r = r.set_column(3, "offset", pc.add(r.column("offset"), offset))
+            res.rejected = r
+        line_base += res.lines
+        return res
+
+    try:
+        if threads == 1:
+            for item in _blocks(stream, block_size, max_line_bytes):
+                if item[0] == "block":
+                    yield fix(_encode_block(local, schema, kw, item[1], name), item[2])
+                else:
+                    yield fix(_long_line(kw, item, name), item[2])
+            return
+        pending: collections.deque[tuple[Future, int]] = collections.deque()
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eventbatch-read") as pool:
+            for item in _blocks(stream, block_size, max_line_bytes):
+                if item[0] == "block":
+                    fut = pool.submit(_encode_block, local, schema, kw, item[1], name)
+                else:
+                    fut = Future()
+                    fut.set_result(_long_line(kw, item, name))
+                pending.append((fut, item[2]))
+                while len(pending) >= 2 * threads:
+                    f, off = pending.popleft()
+                    yield fix(f.result(), off)
+            while pending:
+                f, off = pending.popleft()
+                yield fix(f.result(), off)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def read_ndjson(source: "str | os.PathLike | BinaryIO", schema: "Schema | pa.Schema", *,
+                threads: int = 1, block_size: int = DEFAULT_BLOCK_SIZE, max_depth: int = 128,
+                max_line_bytes: int = 16 << 20, rejected: list | None = None,
+                stats: dict | None = None) -> pa.Table:
+    """Read a whole NDJSON file (plain, gzip, zstd or lz4) into a Table.
+
+    Parameters
+    ----------
+    source : path, ``"-"`` for stdin, or a binary file object
+    schema : Schema or pyarrow.Schema
+    threads : int
+        Worker threads; the result is the same for any value.
+    rejected : list, optional
+        When given, the rejected rows (RecordBatches) are appended to it.
+    stats : dict, optional
+        When given, filled with the counters (inputs, accepted, rejected, ...).
+
+    Examples
+    --------
+    >>> import io, pyarrow as pa, eventbatch as eb
+    >>> data = io.BytesIO(b'{"n": 1}\\n{"n": "x"}\\n{"n": 3}\\n')
+    >>> bad = []
+    >>> eb.read_ndjson(data, pa.schema([("n", pa.int64())]), threads=2, rejected=bad).column("n").to_pylist()
+    [1, 3]
+    >>> bad[0].column("line").to_pylist()
+    [2]
+    """
+    if isinstance(schema, pa.Schema):
+        schema = Schema.from_arrow(schema)
+    batches: list[pa.RecordBatch] = []
+    totals = {"inputs": 0, "accepted": 0, "rejected": 0, "blank_lines": 0, "extra_fields": 0}
+    for res in iter_ndjson(source, schema, threads=threads, block_size=block_size,
+                           max_depth=max_depth, max_line_bytes=max_line_bytes):
+        batches.extend(b for b in res.batches if b.num_rows)
+        if rejected is not None and res.rejected.num_rows:
+            rejected.append(res.rejected)
+        for k, v in res.stats.items():
+            totals[k] += v
+    if stats is not None:
+        stats.update(totals)
+    return pa.Table.from_batches(batches, schema=schema.to_arrow())
