@@ -48,9 +48,31 @@ EB_INLINE int eb_buf_reserve(eb_buf *b, size_t extra) {
     return eb_buf_grow(b, extra);
 }
 
+/* memcpy for the short strings events are made of: overlapping word
+ * copies that touch only [src, src + n), no call for n <= 32. */
+EB_INLINE void eb_copy(uint8_t *d, const uint8_t *s, size_t n) {
+    uint64_t a, b, c, e;
+    if (n >= 16) {
+        if (n > 32) { memcpy(d, s, n); return; }
+        memcpy(&a, s, 8); memcpy(&b, s + 8, 8);
+        memcpy(&c, s + n - 16, 8); memcpy(&e, s + n - 8, 8);
+        memcpy(d, &a, 8); memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &c, 8); memcpy(d + n - 8, &e, 8);
+    } else if (n >= 8) {
+        memcpy(&a, s, 8); memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8); memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4); memcpy(&y, s + n - 4, 4);
+        memcpy(d, &x, 4); memcpy(d + n - 4, &y, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = s[i];
+    }
+}
+
 EB_INLINE int eb_buf_put(eb_buf *b, const void *src, size_t n) {
     if (eb_buf_reserve(b, n)) return -1;
-    memcpy(b->p + b->len, src, n);
+    eb_copy(b->p + b->len, (const uint8_t *)src, n);
     b->len += n;
     return 0;
 }
