@@ -342,8 +342,23 @@ static int eb_number(eb_ctx *c, eb_num *num) {
         p++;
         if (p < end && *p >= '0' && *p <= '9') return eb_syntax(c, p, "no leading zero");
     } else {
-        /* 19 digits always fit in uint64; past that, check each step */
+        /* 19 digits always fit in uint64; past that, check each step.
+         * Eight digits at a time while they fit (SWAR: test that all 8
+         * bytes are '0'..'9', then combine pairs, quads and the halves). */
         const uint8_t *d0 = p;
+        while (end - p >= 8 && p - d0 <= 11) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            if ((((v & 0xF0F0F0F0F0F0F0F0ull) |
+                  (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) != 0x3333333333333333ull))
+                break;
+            v -= 0x3030303030303030ull;
+            v = (v * 10) + (v >> 8);
+            v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+                 (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+            m = m * 100000000ull + (uint32_t)v;
+            p += 8;
+        }
         while (p < end && *p >= '0' && *p <= '9' && p - d0 < 19) m = m * 10 + (uint64_t)(*p++ - '0');
         while (p < end && *p >= '0' && *p <= '9') {
             uint64_t d = (uint64_t)(*p - '0');
@@ -533,15 +548,15 @@ static const char *eb_got_kind(eb_ctx *c) {
 /* Clear bits [from, from + k) of a bitmap buffer, growing it as needed
  * (bytes past the old end start at zero). */
 static int eb_bits_clear(eb_buf *b, int64_t from, int64_t k) {
-    size_t need = (size_t)((from + k + 7) >> 3);
-    if (need > b->len) {
-        if (eb_buf_reserve(b, need - b->len + 64)) return -1;
-        memset(b->p + b->len, 0, need - b->len);
+    size_t old = b->len, need = (size_t)((from + k + 7) >> 3);
+    if (need > old) {  /* new bytes start at zero: those bits are cleared */
+        if (eb_buf_reserve(b, need - old + 64)) return -1;
+        memset(b->p + old, 0, need - old);
+        b->len = need;
     }
-    if (from & 7) b->p[from >> 3] &= (uint8_t)((1u << (from & 7)) - 1);
-    size_t first = (size_t)((from + 7) >> 3);
-    if (need > first && first < b->len) memset(b->p + first, 0, (b->len < need ? b->len : need) - first);
-    if (need > b->len) b->len = need;
+    int64_t stop = from + k, lim = (int64_t)old * 8;
+    if (stop > lim) stop = lim;
+    for (int64_t i = from; i < stop; i++) b->p[i >> 3] &= (uint8_t)~(1u << (i & 7));
     return 0;
 }
 
