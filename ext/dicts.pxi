@@ -390,6 +390,8 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
                 self._epath.append("." + names[idx])
                 return r
         else:
+            if not PyUnicode_Check(key):
+                return _perr(self, EB_R_TYPE_MISMATCH, "string", _py_kind(key))
             if self.e.policy == EB_POLICY_ERROR:
                 r = _perr(self, EB_R_UNKNOWN_FIELD, None, _cut(str(<object>k)))
                 self._epath.append("." + str(<object>k))
