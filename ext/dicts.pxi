@@ -43,6 +43,8 @@ cdef extern from "Python.h":
 
 # Bytes of strings put since the last capacity check (see _py_event).
 DEF _CHECK_BYTES = 64 << 20
+# raw of a rejected dict is its JSON up to this depth (C recursion bound), else repr().
+DEF _RAW_DEPTH = 1000
 
 cdt.import_datetime()
 
@@ -51,21 +53,9 @@ cdef object _date = __import__("datetime").date
 
 
 cdef str _py_kind(object v):
-    """The JSON name of a Python value's type, for `got` in messages."""
+    """The name of a Python value's type, for `got` in messages."""
     if v is None:
         return "null"
-    if v is True or v is False:
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, dict):
-        return "object"
-    if isinstance(v, (list, tuple)):
-        return "array"
     return type(v).__name__
 
 
@@ -77,7 +67,10 @@ cdef inline int _perr(CoreEncoder self, int reason, object expected, object got)
     return 1
 
 
-cdef inline int _mismatch(CoreEncoder self, eb_node *n, object v) except -1:
+cdef int _mismatch(CoreEncoder self, eb_node *n, object v, int depth) except -1:
+    if depth + 1 > self.e.max_depth and isinstance(v, (dict, list, tuple)):
+        # as in JSON text, nesting past the limit is decided before the type
+        return _perr(self, EB_R_TOO_DEEP, "object", "nesting deeper than %d" % self.e.max_depth)
     return _perr(self, EB_R_TYPE_MISMATCH, (<bytes>n.type_name).decode(), _py_kind(v))
 
 
@@ -215,7 +208,7 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
         return _check(eb_append_null_fast(n))
     if kind == EB_STRING:
         if not PyUnicode_Check(v):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         if _py_utf8(self, v, &p, &sl):
             return 1
         if eb_buf_put(&n.data, p, sl):
@@ -224,7 +217,7 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
         return _check(eb_close_var(n))
     if EB_I8 <= kind <= EB_U64:
         if v is True or v is False or not isinstance(v, int):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         return _py_int_value(self, n, v)
     if kind == EB_F64 or kind == EB_F32:
         if isinstance(v, float):
@@ -236,21 +229,21 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
                 return _check(eb_put_fixed(n, &f))
             return _check(eb_put_fixed(n, &d))
         if v is True or v is False or not isinstance(v, int):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         return _py_int_value(self, n, v)
     if kind == EB_BOOL:
         if v is True:
             return _check(eb_put_bool(n, 1))
         if v is False:
             return _check(eb_put_bool(n, 0))
-        return _mismatch(self, n, v)
+        return _mismatch(self, n, v, depth)
     if kind == EB_STRUCT:
         if not isinstance(v, dict):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         return _py_struct(self, n, v, depth + 1)
     if kind == EB_LIST:
         if not isinstance(v, (list, tuple)):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         return _py_list(self, n, v, depth + 1)
     if kind == EB_JSON:
         sl = n.data.len
@@ -270,27 +263,27 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
             finally:
                 PyBuffer_Release(&view)
             return _check(eb_close_var(n))
-        return _mismatch(self, n, v)
+        return _mismatch(self, n, v, depth)
     if kind == EB_TIMESTAMP:
         if isinstance(v, _datetime):
             return _py_datetime(self, n, v)
         if isinstance(v, str):
             return _py_string_parse(self, n, v)
         if v is True or v is False or not isinstance(v, int):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         return _py_int_value(self, n, v)
     if kind == EB_DATE32:
         if isinstance(v, _datetime):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         if isinstance(v, _date):
             d32 = <int32_t>eb_days_from_civil(cdt.date_year(v), cdt.date_month(v), cdt.date_day(v))
             return _check(eb_put_fixed(n, &d32))
         if isinstance(v, str):
             return _py_string_parse(self, n, v)
         if v is True or v is False or not isinstance(v, int):
-            return _mismatch(self, n, v)
+            return _mismatch(self, n, v, depth)
         return _py_int_value(self, n, v)
-    return _mismatch(self, n, v)
+    return _mismatch(self, n, v, depth)
 
 
 # -- _extra frames (dict path): [segment (bytes, a JSON string), opened, has_members]
@@ -479,7 +472,9 @@ cdef extern from *:
 
 
 cdef int _py_json(CoreEncoder self, eb_buf *out, object v, int depth) except -1:
-    """Compact JSON of a Python value (json columns, _extra, raw of rejects)."""
+    """Compact JSON of a Python value (json columns, _extra, raw of rejects).
+    Containers may nest to self._json_limit; an error inside names the
+    element's path."""
     cdef const char *p
     cdef Py_ssize_t sl, i
     cdef char *s
@@ -506,7 +501,7 @@ cdef int _py_json(CoreEncoder self, eb_buf *out, object v, int depth) except -1:
     if isinstance(v, float):
         d = PyFloat_AS_DOUBLE(v)
         if isnan(d) or isinf(d):
-            return _perr(self, EB_R_INVALID_VALUE, "json", repr(v))
+            return _perr(self, EB_R_TYPE_MISMATCH, "json", "float")
         s = PyOS_double_to_string(d, b'r', 0, Py_DTSF_ADD_DOT_0, NULL)
         try:
             r = eb_buf_put(out, s, len(<bytes>s))
@@ -514,8 +509,8 @@ cdef int _py_json(CoreEncoder self, eb_buf *out, object v, int depth) except -1:
             PyMem_Free(s)
         return r and _oom()
     if isinstance(v, dict):
-        if depth + 1 > self.e.max_depth:
-            return _perr(self, EB_R_TOO_DEEP, "json", "nesting deeper than %d" % self.e.max_depth)
+        if depth + 1 > self._json_limit:
+            return _perr(self, EB_R_TOO_DEEP, "json", "nesting deeper than %d" % self._json_limit)
         if eb_buf_putc(out, b'{'):
             raise MemoryError()
         first = 1
@@ -532,11 +527,12 @@ cdef int _py_json(CoreEncoder self, eb_buf *out, object v, int depth) except -1:
                 raise MemoryError()
             r = _py_json(self, out, <object>val, depth + 1)
             if r:
+                self._epath.append("." + <str>(<object>k))
                 return r
         return eb_buf_putc(out, b'}') and _oom()
     if isinstance(v, (list, tuple)):
-        if depth + 1 > self.e.max_depth:
-            return _perr(self, EB_R_TOO_DEEP, "json", "nesting deeper than %d" % self.e.max_depth)
+        if depth + 1 > self._json_limit:
+            return _perr(self, EB_R_TOO_DEEP, "json", "nesting deeper than %d" % self._json_limit)
         if eb_buf_putc(out, b'['):
             raise MemoryError()
         for i in range(len(v)):
@@ -544,6 +540,7 @@ cdef int _py_json(CoreEncoder self, eb_buf *out, object v, int depth) except -1:
                 raise MemoryError()
             r = _py_json(self, out, v[i], depth + 1)
             if r:
+                self._epath.append("[%d]" % i)
                 return r
         return eb_buf_putc(out, b']') and _oom()
     return _perr(self, EB_R_TYPE_MISMATCH, "json", _py_kind(v))
@@ -558,12 +555,14 @@ cdef bytes _raw_of(CoreEncoder self, object obj):
     cdef eb_buf b
     memset(&b, 0, sizeof(eb_buf))
     saved = (self._ereason, self._eexpected, self._egot, self._epath)
+    self._json_limit = max(self.e.max_depth, _RAW_DEPTH)
     try:
         if _py_json(self, &b, obj, 0) == 0:
             return PyBytes_FromStringAndSize(<const char *>b.p, b.len)
     except RecursionError:
         pass
     finally:
+        self._json_limit = self.e.max_depth
         eb_buf_free(&b)
         self._ereason, self._eexpected, self._egot, self._epath = saved
     try:

@@ -177,10 +177,11 @@ static int eb_parse_rfc3339(const uint8_t *s, size_t n, int unit, int64_t *out) 
     int64_t per = 1000000000 / eb_unit_per_s[unit];   /* ns per unit */
     if (frac_ns % per) return EB_CONV_INVALID;           /* would lose digits */
     int64_t secs = days * 86400 + hh * 3600 + mi * 60 + ss - off_s;
-    int64_t v;
-    if (__builtin_mul_overflow(secs, eb_unit_per_s[unit], &v)) return EB_CONV_RANGE;
-    if (__builtin_add_overflow(v, frac_ns / per, &v)) return EB_CONV_RANGE;
-    *out = v;
+    /* in 128 bits: near the int64 minimum, secs * unit alone overflows even
+     * though adding the (positive) fraction brings the sum back in range */
+    __int128 v = (__int128)secs * eb_unit_per_s[unit] + frac_ns / per;
+    if (v < INT64_MIN || v > INT64_MAX) return EB_CONV_RANGE;
+    *out = (int64_t)v;
     return EB_CONV_OK;
 }
 

@@ -677,7 +677,7 @@ EB_INLINE int eb_close_var(eb_node *n) {
 static int eb_put_int(eb_node *n, int neg, uint64_t mag) {
     union { int8_t i8; int16_t i16; int32_t i32; int64_t i64; uint8_t u8; uint16_t u16;
             uint32_t u32; uint64_t u64; float f32; double f64; } v;
-    if (neg && mag == 0) neg = 0;  /* -0 is 0 */
+    if (neg && mag == 0 && n->kind != EB_F32 && n->kind != EB_F64) neg = 0;  /* -0 is 0, but -0.0 */
     switch (n->kind) {
     case EB_I8:  if (neg ? mag > 128 : mag > 127) return EB_RANGE; v.i8 = (int8_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
     case EB_I16: if (neg ? mag > 32768 : mag > 32767) return EB_RANGE; v.i16 = (int16_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
@@ -894,7 +894,8 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
     c->depth++;
     eb_frame *f = eb_push(c, n);
     uint32_t gen = eb_next_gen(c->e);
-    int matched = 0, prev = n->nchild;
+    int matched = 0, prev = n->nchild, nunknown = 0;
+    const size_t kbase = c->e->keys.len;  /* _extra: this object's unknown keys */
     n->guess = n->next[prev];
     c->p++;
     eb_ws(c);
@@ -922,6 +923,22 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
                 if ((r = eb_sync(n->child[idx], n->len))) return r;
                 if ((r = eb_value(c, n->child[idx]))) return r;
             } else {
+                if (c->e->policy == EB_POLICY_EXTRA) {
+                    /* a repeated unknown key must keep only its last value:
+                     * leave that to the slow walk (also past 8 unknown keys,
+                     * to keep this check linear) */
+                    const uint8_t *kp = c->e->keys.p + kbase;
+                    uint32_t kl = (uint32_t)klen;
+                    if (nunknown == 8) return EB_EDUP;
+                    for (int u = 0; u < nunknown; u++) {
+                        uint32_t L;
+                        memcpy(&L, kp, 4);
+                        if (L == kl && memcmp(kp + 4, k, kl) == 0) return EB_EDUP;
+                        kp += 4 + L;
+                    }
+                    if (eb_buf_put(&c->e->keys, &kl, 4) || eb_buf_put(&c->e->keys, k, klen)) return EB_EOOM;
+                    nunknown++;
+                }
                 f->field = -1;
                 f->keytok = keytok;
                 if ((r = eb_unknown(c, f))) return r;
@@ -933,6 +950,7 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
             return eb_syntax(c, c->p, "`,` or `}`");
         }
     }
+    c->e->keys.len = kbase;
     if (n->nreq && matched != n->nchild && (r = eb_missing(c, n, f, gen))) return r;
     if ((r = eb_pop(c))) return r;
     c->depth--;
@@ -1238,6 +1256,8 @@ static void eb_rollback(eb_enc *e) {
 }
 
 static void eb_ctx_init(eb_ctx *c, eb_enc *e, const uint8_t *s, size_t n, int slow) {
+    e->keys.len = 0;     /* arenas restart with every walk */
+    e->members.len = 0;
     c->e = e;
     c->base = c->p = s;
     c->end = s + n;
@@ -1442,6 +1462,7 @@ static int eb_reject_long(eb_enc *e, const uint8_t *head, size_t headlen, size_t
  * head kept when it started. */
 static int eb_skip_done(eb_enc *e) {
     e->skipping = 0;
+    if (e->skip_cr && e->skip_head.len == e->skip_len + 1) e->skip_head.len--;
     if (e->skip_blank) { e->blank_lines++; return EB_OK; }
     return eb_reject_long(e, e->skip_head.p, e->skip_head.len, e->skip_len, e->skip_line, e->skip_offset);
 }
@@ -1459,6 +1480,10 @@ static int64_t eb_ndjson(eb_enc *e, const uint8_t *buf, size_t len, int final, i
     if (e->skipping) {  /* the rest of an oversize line from an earlier block */
         const uint8_t *nl = (const uint8_t *)memchr(p, '\n', len);
         const uint8_t *stop = nl ? nl : end;
+        if (e->skip_head.len < EB_RAW_CUT) {  /* raw keeps the line's first EB_RAW_CUT bytes */
+            size_t want = EB_RAW_CUT - e->skip_head.len, have = (size_t)(stop - p);
+            if (eb_buf_put(&e->skip_head, p, have < want ? have : want)) return -EB_EOOM;
+        }
         if (e->skip_blank && !eb_all_ws(p, stop)) e->skip_blank = 0;
         e->skip_len += (size_t)(stop - p);
         if (stop > p) e->skip_cr = stop[-1] == '\r';

@@ -67,6 +67,7 @@ cdef class CoreEncoder:
     cdef object _xout         # dict path, _extra: list of str pieces
     cdef int64_t _xcount
     cdef int64_t _big         # dict path: string bytes since the last capacity check
+    cdef int _json_limit      # dict path: deepest nesting _py_json accepts
     cdef list _epath          # dict path: error path segments, innermost first
     cdef int _ereason
     cdef object _eexpected, _egot
@@ -145,6 +146,7 @@ cdef class CoreEncoder:
         self.e.root = self.e.nodes[0]
         self.e.policy = policy
         self.e.max_depth = max_depth
+        self._json_limit = max_depth
         self.e.max_line = max_line
         depth = _schema_depth(plan, 0)
         self.e.frame_cap = depth + 2
@@ -285,6 +287,8 @@ cdef class CoreEncoder:
         cdef int m
         if t >= 3 and p[0] == 0xEF and p[1] == 0xBB and p[2] == 0xBF:
             s = 3
+        if t > s and p[t - 1] == 13:    # a trailing CR, as at the end of an NDJSON line
+            t -= 1
         if _all_ws(p + s, t - s):
             self.e.blank_lines += 1
             return 0

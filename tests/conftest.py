@@ -25,7 +25,7 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 try:
-    from hypothesis import HealthCheck, Phase, settings, Verbosity
+    from hypothesis import HealthCheck, settings, Verbosity
 except ImportError:  # hypothesis is a test dependency; keep other tests usable without it
     settings = None
 
@@ -59,6 +59,14 @@ if settings is not None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
+        # Failing examples are still shrunk, but for a bounded time (Hypothesis
+        # allows 300 s per failure), so that a run with known failures stays short.
+        try:
+            from hypothesis.internal.conjecture import engine as _engine
+            _engine.MAX_SHRINKING_SECONDS = int(os.environ.get("EVENTBATCH_SHRINK_SECONDS", "4"))
+        except Exception:  # pragma: no cover - internal name moved
+            pass
 
 
 def pytest_report_header(config):
@@ -107,8 +115,10 @@ def _no_ignored_exceptions(request):
     """Fail the test if anything reported an exception it swallowed.
 
     Output is read from capfd (or capsys when the test itself uses capsys;
-    pytest refuses both) and written back unchanged, so that pytest still
-    shows it in the report and tests reading their own output still see it."""
+    pytest refuses both) after the test: pytest has already reported the
+    call phase's output by then, and under ``-s`` it passes it through.
+    ``sys.unraisablehook`` is wrapped too, because pytest routes unraisable
+    exceptions to warnings instead of stderr."""
     names = request.fixturenames
     cap = None
     if "capsys" in names or "capsysbinary" in names:
@@ -135,10 +145,9 @@ def _no_ignored_exceptions(request):
         sys.unraisablehook = old_hook
     err = ""
     if cap is not None:
-        out, err = cap.readouterr()
-        # put it back for pytest's report (and for a later readouterr of the test)
-        sys.stdout.write(out)
-        sys.stderr.write(err)
+        # Nothing is hidden by reading here: pytest has already put the call
+        # phase's output in the report, and under -s it passes it through.
+        _out, err = cap.readouterr()
     problems = []
     if "Exception ignored" in err:
         problems.append("stderr shows 'Exception ignored':\n" + err[-4000:])

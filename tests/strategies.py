@@ -28,9 +28,7 @@ import datetime as dt
 import decimal
 import enum
 import json
-import math
 import pathlib
-import struct
 import sys
 from typing import Any, Callable
 
@@ -970,7 +968,7 @@ def check_balance(enc) -> None:
 
 
 def feed_ndjson(enc, pieces: list[bytes], final: bool = True, source=None,
-                max_tail: int | None = None) -> bytes:
+                max_tail: int | None = None, after_call=None) -> bytes:
     """Feed pieces the way a reader does: each call gets the previous tail in
     front of the next piece.  Checks counters after every call.  Returns the
     last tail (b"" when final)."""
@@ -988,6 +986,8 @@ def feed_ndjson(enc, pieces: list[bytes], final: bool = True, source=None,
         if max_tail is not None:
             assert len(tail) <= max_tail, len(tail)
         check_balance(enc)
+        if after_call is not None:
+            after_call(i)
     return tail
 
 
@@ -999,11 +999,21 @@ def plain_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_date32(t):
         return pa.int32()
     if pa.types.is_struct(t):
-        return pa.struct([pa.field(t.field(i).name, plain_type(t.field(i).type), t.field(i).nullable)
+        # all nullable: a child of a null struct may hold nulls even when `not null`
+        return pa.struct([pa.field(t.field(i).name, plain_type(t.field(i).type))
                           for i in range(t.num_fields)])
     if pa.types.is_list(t):
         vf = t.value_field
-        return pa.list_(pa.field(vf.name, plain_type(vf.type), vf.nullable))
+        return pa.list_(pa.field(vf.name, plain_type(vf.type)))
+    return t
+
+
+def nullable_type(t: pa.DataType) -> pa.DataType:
+    """t with every nested field nullable."""
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(t.field(i).name, nullable_type(t.field(i).type)) for i in range(t.num_fields)])
+    if pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, nullable_type(t.value_field.type)))
     return t
 
 
@@ -1071,7 +1081,7 @@ def check_core_outcome(o: Outcome, dict_input: bool = False) -> None:
 
 def fmt_rejected(rows: list[dict]) -> str:
     return "\n".join(f"  {r['reason']:16} path={r['path']!r} line={r['line']} off={r['offset']} "
-                     f"src={r['source']!r} raw={r['raw'][:120]!r}\n    msg={r['message']!r}" for r in rows)
+                     f"src={r['source']!r} raw={r['raw'][:600]!r}{'...' if len(r['raw']) > 600 else ''}\n    msg={r['message']!r}" for r in rows)
 
 
 def assert_same_outcome(core: Outcome, ref: Outcome, what: str = "", messages: bool = False) -> None:

@@ -22,13 +22,12 @@ import json
 import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
-import pytest
 from hypothesis import given, note
 
 import strategies as S
 from eventbatch import Encoder
 from eventbatch._reference import ReferenceEncoder, ScanError, parse_json
-from eventbatch.schema import DataType, Field, Schema
+from eventbatch.schema import DataType
 
 R = S.randoms
 
@@ -82,15 +81,28 @@ def test_ndjson_pieces_identical_to_whole(r):
     pieces = S.gen_splits(r, block)
     note_case(schema, kw, block=block, pieces=pieces)
 
+    flush_after = {i for i in range(len(pieces)) if r.random() < 0.3}
+    note(f"flush after pieces {sorted(flush_after)}")
     whole = Encoder(schema, **kw)
     S.feed_ndjson(whole, [block], final=True)
     split = Encoder(schema, **kw)
     limit = kw.get("max_line_bytes", 16 << 20) + 4   # + a BOM and a CR still to be removed
-    S.feed_ndjson(split, pieces, final=True, max_tail=limit)
+    batches, rejected = [], []
+
+    def flush_some(i):
+        if i in flush_after:         # flushing between calls must not disturb the stream
+            batches.append(split.flush())
+            rejected.extend(split.flush_rejected().to_pylist())
+
+    S.feed_ndjson(split, pieces, final=True, max_tail=limit, after_call=flush_some)
     ref = ReferenceEncoder(schema, **kw)
     S.feed_ndjson(ref, pieces, final=True)
 
     o_whole, o_split, o_ref = S.outcome(whole), S.outcome(split), S.outcome(ref)
+    batches.append(o_split.batch)
+    o_split.batch = pa.Table.from_batches(batches).combine_chunks().to_batches()[0] \
+        if sum(b.num_rows for b in batches) else o_split.batch
+    o_split.rejected = rejected + o_split.rejected
     S.check_core_outcome(o_split)
     S.assert_same_outcome(o_split, o_whole, "core pieces vs core whole:", messages=True)
     S.assert_same_outcome(o_split, o_ref, "core pieces vs reference pieces:")
@@ -252,13 +264,17 @@ def test_oracle_pyarrow_read_json(r):
     o = S.outcome(enc)
     S.check_core_outcome(o)
     assert o.rejected == [], S.fmt_rejected(o.rejected)
-    arrow_schema = schema.to_arrow()
+    # pyarrow's reader refuses a `not null` child of an absent struct and drops
+    # `not null` from nested fields: give it the schema with every field
+    # nullable (the core has already enforced nullability), compare values.
+    relaxed = pa.schema([pa.field(f.name, S.nullable_type(f.type)) for f in schema.to_arrow()])
     expected = pajson.read_json(
         io.BytesIO(block),
-        parse_options=pajson.ParseOptions(explicit_schema=arrow_schema,
-                                          unexpected_field_behavior="ignore"))
+        parse_options=pajson.ParseOptions(explicit_schema=relaxed, unexpected_field_behavior="ignore"))
     exp_batch = expected.combine_chunks().to_batches()[0]
-    S.assert_batches_equal(o.batch, exp_batch, "core vs pyarrow.json:")
+    assert exp_batch.schema.equals(relaxed), (exp_batch.schema, relaxed)
+    core_rows, exp_rows = S.plain_rows(o.batch), S.plain_rows(exp_batch)
+    assert core_rows == exp_rows, f"core vs pyarrow.json:\ncore: {core_rows!r}\npyarrow: {exp_rows!r}"
 
 
 FROM_PYLIST_KINDS = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -279,7 +295,8 @@ def _pylist_friendly(v, t: DataType):
     if k == "date32":
         return not isinstance(v, str)
     if k in ("float32", "float64"):
-        return isinstance(v, float) or abs(v) < 2 ** 63
+        # from_pylist refuses an int it cannot convert exactly
+        return isinstance(v, float) or abs(v) <= 2 ** (24 if k == "float32" else 53)
     if k == "struct":
         return all(_pylist_friendly(v.get(f.name), f.type) for f in t.fields)
     if k == "list":
@@ -346,7 +363,8 @@ def test_oracle_orjson(r):
             continue
         accepted.append(line)
     assert len(accepted) == o.batch.num_rows, (accepted, o.rejected)
-    rows = o.batch.to_pylist() if any(_orjson_comparable(f.type) for f in schema.fields) else []
+    cols = {f.name: o.batch.column(f.name).to_pylist() for f in schema.fields if _orjson_comparable(f.type)}
+    rows = [{k: v[i] for k, v in cols.items()} for i in range(o.batch.num_rows)]
     for line, row in zip(accepted, rows):
         try:
             doc = orjson.loads(line)

@@ -1092,7 +1092,7 @@ class _Walk:
                         raise out_of_range() from None
                 if integer == 0:
                     return 0.0
-                x = math.copysign(_round_ratio(abs(integer), 1, *FLOAT32), integer)
+                x = math.copysign(_round_ratio(abs(integer), 1, *FLOAT32), -1.0 if integer < 0 else 1.0)
                 if math.isinf(x):
                     raise out_of_range()
                 return x
@@ -1111,6 +1111,9 @@ class _Walk:
             if not self.from_json:
                 _check_py_str(v, path)
             return str(v)
+
+        if is_str and not self.from_json and kind in ("binary", "timestamp", "date32"):
+            _check_py_str(v, path)  # a lone surrogate is INVALID_UTF8 in any column
 
         if kind == "binary":
             if not self.from_json and isinstance(v, (bytes, bytearray, memoryview)):
