@@ -7,7 +7,7 @@ no ``hash64`` and the documentation of what the frame checksums are.  It
 hashes some 20 MB/s on CPython 3.11: fine for headers and tests, slow
 for large bodies.
 
-Known answers (from the xxHash test suite):
+Known answers (checked against the xxhash package):
 
 >>> hex(xxh64(b""))
 '0xef46db3751d8e999'
