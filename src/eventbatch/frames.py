@@ -461,7 +461,7 @@ def _read_body(body: bytes, at: int) -> pa.RecordBatch:
             length += 8 + message.metadata.size + (message.body.size if message.body else 0)
         record_batches = kinds.count("record batch")
         if (not kinds or kinds[0] != "schema" or record_batches != 1
-                or any(k not in ("dictionary batch", "record batch") for k in kinds[1:])):
+                or any(k not in ("dictionary", "record batch") for k in kinds[1:])):
             raise FrameError(f"expected an IPC stream of a schema message, dictionary batches and "
                              f"one record batch at byte {at}, got messages {kinds}")
         if length + len(_IPC_EOS) != len(body):
