@@ -146,6 +146,30 @@ def test_frames_hashes_with_the_core_when_it_has_hash64():
     assert frames._xxh64(b"abc") == 0x44BC2CF5AD770999
 
 
+def test_frames_hash_only_bytes_objects(monkeypatch, small_frame):
+    """The core's hash64 may accept only ``bytes``: frames.py never passes
+    anything else (a memoryview or a pyarrow Buffer would break there)."""
+    calls = []
+
+    def strict(data, seed=0):
+        assert type(data) is bytes, type(data)
+        calls.append(len(data))
+        return h64(data)
+
+    monkeypatch.setattr(frames, "_xxh64", strict)
+    batch = small_batch()
+    payload = encode_frame(batch, producer_id=PID, seq=5, stream_id=9, codec="none", time_column="ts")
+    assert payload == small_frame
+    assert decode_frame(memoryview(payload)).batch.equals(batch)
+    assert decode_frame(bytearray(payload)).header == peek_header(memoryview(payload))
+    assert schema_fingerprint(batch.schema) == peek_header(payload).schema_fingerprint
+    f = io.BytesIO()
+    write_frames(f, [bytearray(payload)])
+    f.seek(0)
+    assert len(list(iter_frames(f))) == 1
+    assert calls
+
+
 # ---------------------------------------------------------------------------
 # round trips
 
@@ -673,6 +697,12 @@ def test_streams_are_independent():
     assert (rep[(PID, 0)].expected_next, rep[(PID, 0)].gaps) == (2, ())
     assert (rep[(PID, 1)].expected_next, rep[(PID, 1)].gaps, rep[(PID, 1)].reordered) == (3, (), 1)
     assert (rep[(other, 0)].expected_next, rep[(other, 0)].duplicates) == (2, 1)
+
+
+def test_reader_takes_frames_too():
+    reader = FrameReader()
+    frame = decode_frame(encode_frame(CASES["no_columns"], producer_id=PID, seq=3))
+    assert [reader.check(frame), reader.check(frame.header)] == ["ok", "duplicate"]
 
 
 def test_reader_report_is_a_snapshot():

@@ -69,7 +69,6 @@ _FIELDS = struct.Struct("<4sHHHHBBHII16sQQQqqQQ")
 _U16 = struct.Struct("<H")
 _U64 = struct.Struct("<Q")
 HEADER_LENGTH = _FIELDS.size + 8                     # 104 in version 1.0
-_MAX_HEADER_LENGTH = 0xFFFF - 7                      # largest multiple of 8 in a u16
 
 # Flags.  Bits 0-7 may be ignored by a reader that does not know them; bits
 # 8-15 must be understood: a reader rejects a frame with an unknown one set.
@@ -551,8 +550,11 @@ class FrameReader:
         self._first_seq = None if first_seq is None else _check_uint("first_seq", first_seq, 64)
         self._streams: dict[tuple[uuid.UUID, int], _StreamState] = {}
 
-    def check(self, header: FrameHeader) -> str:
-        """Record ``header`` and classify it: "ok", "gap", "duplicate" or "reordered"."""
+    def check(self, header: "FrameHeader | Frame") -> str:
+        """Record ``header`` (or a frame's header) and classify it: "ok",
+        "gap", "duplicate" or "reordered"."""
+        if isinstance(header, Frame):
+            header = header.header
         key = (header.producer_id, header.stream_id)
         seq = header.seq
         state = self._streams.get(key)
