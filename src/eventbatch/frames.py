@@ -303,6 +303,11 @@ def peek_header(payload: "bytes | bytearray | memoryview") -> FrameHeader:
     bytes.  Checks the magic, the major version, the header checksum, the
     flags, the codec and the time fields; it does not check the body (use
     :func:`decode_frame`).  Raises :class:`FrameError`.
+
+    >>> import uuid, pyarrow as pa
+    >>> payload = encode_frame(pa.record_batch({"x": [1]}), producer_id=uuid.UUID(int=1), seq=3)
+    >>> peek_header(payload[:HEADER_LENGTH]).seq
+    3
     """
     return _parse_header(_view(payload))
 
@@ -322,6 +327,13 @@ def decode_frame(payload: "bytes | bytearray | memoryview") -> Frame:
         For any payload that is not a valid frame (with the cause chained when
         pyarrow found the problem).  ``TypeError`` if ``payload`` is not a
         bytes-like object.
+
+    Examples
+    --------
+    >>> decode_frame(b'{"a": 1}')
+    Traceback (most recent call last):
+    ...
+    eventbatch.errors.FrameError: expected magic b'EBF\\x01', got b'{"a"' at byte 0 (not an eventbatch frame)
     """
     view = _view(payload)
     header = _parse_header(view)
