@@ -3,3 +3,5 @@ from .errors import CapacityError, EventBatchError, FrameError, Reason, SchemaEr
 from .schema import DataType, Field, Schema
 from .encoder import REJECTED_SCHEMA, Encoder
 from .readers import iter_ndjson, open_input, read_ndjson
+from .frames import (Frame, FrameHeader, FrameReader, decode_frame, encode_frame, iter_frames,
+                     peek_header, schema_fingerprint, write_frames)
