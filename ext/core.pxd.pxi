@@ -63,6 +63,7 @@ cdef extern from "eb_json.h" nogil:
         int skipping
         eb_buf skip_head
         int64_t batch_bytes
+        int64_t stop_rows
         int32_t source_id
         eb_rejects rej
 

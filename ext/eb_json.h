@@ -98,6 +98,7 @@ typedef struct {
     int skipping;          /* inside an oversize line that spans blocks */
     int64_t batch_bytes;   /* input bytes since the columns were last emptied */
     int64_t root_mark;     /* rows committed before the current one */
+    int64_t stop_rows;     /* eb_ndjson stops when the batch has this many rows */
     int skip_blank;        /* ... and it is all whitespace so far */
     int skip_cr;           /* ... and its last byte so far is a CR */
     size_t skip_len;       /* ... its length so far */
@@ -1499,6 +1500,7 @@ static int64_t eb_ndjson(eb_enc *e, const uint8_t *buf, size_t len, int final, i
     while (p < end) {
         /* a line adds at most its own length to any variable-width column */
         if (e->batch_bytes > EB_FULL_BYTES && eb_near_full(e)) { *status = EB_EFULL; break; }
+        if (e->root->len >= e->stop_rows) break;  /* the caller's batch is full */
         const uint8_t *nl = (const uint8_t *)memchr(p, '\n', (size_t)(end - p));
         const uint8_t *stop = nl ? nl : end;
         int64_t line_no = e->lines + 1;

@@ -3,6 +3,7 @@
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.pythread cimport PyThread_get_thread_ident
+from libc.stdint cimport INT64_MAX
 
 cdef object _REASONS = {
     1: "invalid_json", 2: "invalid_utf8", 3: "not_an_object", 4: "type_mismatch",
@@ -167,6 +168,7 @@ cdef class CoreEncoder:
         _init_leaf(&self.e.rej.reason, EB_I8, 0, 4)
         _init_leaf(&self.e.rej.path, EB_STRING, 0, 5)
         _init_leaf(&self.e.rej.message, EB_STRING, 0, 6)
+        self.e.stop_rows = INT64_MAX
         if eb_enc_init_locale(&self.e):
             raise MemoryError("cannot create the C locale")
         self._set_source("<ndjson>")
@@ -221,12 +223,14 @@ cdef class CoreEncoder:
         return 0
 
     # -- NDJSON -----------------------------------------------------------------
-    def extend_ndjson(self, block, bint final=False, source=None):
+    def extend_ndjson(self, block, bint final=False, source=None, max_rows=None):
         """Encode the lines of a block of NDJSON bytes.
 
-        Returns the unfinished last line (bytes after the last newline),
-        which the caller puts in front of the next block; with
-        ``final=True`` that line is encoded too and ``b""`` is returned.
+        Returns the bytes not consumed: the unfinished last line (after the
+        last newline), which the caller puts in front of the next block;
+        with ``final=True`` that line is encoded too and ``b""`` is
+        returned.  With ``max_rows``, it stops before the next line once
+        the pending batch holds that many rows, and returns the rest.
         The GIL is released while the block is scanned.
         """
         cdef Py_buffer view
@@ -237,6 +241,7 @@ cdef class CoreEncoder:
         self._enter()
         try:
             self._set_source("<ndjson>" if source is None else str(source))
+            self.e.stop_rows = INT64_MAX if max_rows is None else max(<int64_t>max_rows, 0)
             PyObject_GetBuffer(block, &view, PyBUF_SIMPLE)
             try:
                 p = <const uint8_t *>view.buf

@@ -20,9 +20,8 @@ import sys
 
 import pytest
 
-SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+# The package under test is the installed one (pip install .), or src/ on
+# PYTHONPATH for an in-place build: tests never add src/ themselves.
 
 try:
     from hypothesis import HealthCheck, settings, Verbosity

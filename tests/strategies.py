@@ -32,9 +32,8 @@ import pathlib
 import sys
 from typing import Any, Callable
 
-SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+# The package under test is the installed one (pip install .), or src/ on
+# PYTHONPATH for an in-place build: tests never add src/ themselves.
 
 import pyarrow as pa  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -13,6 +13,7 @@ import json
 import math
 import struct
 import subprocess
+import os
 import sys
 import textwrap
 import threading
@@ -1215,7 +1216,8 @@ SHARED_ENCODER_SCRIPT = textwrap.dedent(r"""
 
 def test_one_encoder_shared_by_two_threads_raises_or_serialises(tmp_path):
     """Run in a child process: a crash there is a failed test, not a dead run."""
-    src = str(S.SRC)
+    import eventbatch
+    src = os.path.dirname(os.path.dirname(eventbatch.__file__))   # the package under test
     proc = subprocess.run([sys.executable, "-c", SHARED_ENCODER_SCRIPT, src], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"

@@ -17,14 +17,7 @@ import pytest
 
 pa = pytest.importorskip("pyarrow")
 
-try:
-    from eventbatch import gen
-except ImportError:  # package __init__ not importable (e.g. extension not built): load gen.py alone
-    _path = Path(__file__).resolve().parents[1] / "src" / "eventbatch" / "gen.py"
-    _spec = importlib.util.spec_from_file_location("_eventbatch_gen_standalone", _path)
-    gen = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = gen
-    _spec.loader.exec_module(gen)
+from eventbatch import gen
 
 
 SCHEMA = gen.event_schema()

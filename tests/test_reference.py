@@ -19,26 +19,11 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pytest
 
-SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+# The package under test is the installed one (pip install .), or src/ on
+# PYTHONPATH for an in-place build: tests never add src/ themselves.
 
 
-def _load_reference():
-    """Import eventbatch._reference even while eventbatch/__init__.py is
-    missing or broken (other work in progress): fall back to a bare package."""
-    try:
-        return importlib.import_module("eventbatch._reference")
-    except Exception:
-        for name in [n for n in sys.modules if n == "eventbatch" or n.startswith("eventbatch.")]:
-            del sys.modules[name]
-        pkg = types.ModuleType("eventbatch")
-        pkg.__path__ = [str(SRC / "eventbatch")]
-        sys.modules["eventbatch"] = pkg
-        return importlib.import_module("eventbatch._reference")
-
-
-ref = _load_reference()
+ref = importlib.import_module("eventbatch._reference")
 from eventbatch.errors import Reason  # noqa: E402  (after the loader)
 from eventbatch.schema import DataType, Field, Schema  # noqa: E402
 

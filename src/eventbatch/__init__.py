@@ -5,3 +5,5 @@ from .encoder import REJECTED_SCHEMA, Encoder
 from .readers import iter_ndjson, open_input, read_ndjson
 from .frames import (Frame, FrameHeader, FrameReader, decode_frame, encode_frame, iter_frames,
                      peek_header, schema_fingerprint, write_frames)
+from .sinks import AsyncSink, CallbackSink, FileSink, MemorySink, Sink
+from .producer import BufferFullError, Outbox, Producer, RetryPolicy

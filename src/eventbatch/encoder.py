@@ -55,7 +55,7 @@ class Encoder(_core.CoreEncoder):
     >>> enc.flush().to_pydict()
     {'id': ['a', 'c'], 'n': [1, 3]}
     >>> enc.flush_rejected().column("message")[0].as_py()
-    'expected `int64`, got `string` at `$.n`'
+    'expected `int64`, got `str` at `$.n`'
     """
 
     def __init__(self, schema: "Schema | pa.Schema", *, max_depth: int = 128,
