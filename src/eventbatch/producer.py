@@ -87,6 +87,9 @@ class Outbox:
         self._frames = 0          # queued + in flight
         self._bytes = 0
         self._rows: collections.Counter[str] = collections.Counter()
+        # rows that left the outbox, by (route, outcome): counted under the
+        # same lock as the queued rows, so a snapshot never sees a row twice
+        self.done: collections.Counter[tuple[str, str]] = collections.Counter()
         self._cv = threading.Condition()
         self._closed = False
 
@@ -119,17 +122,20 @@ class Outbox:
                 out.append(self._q.popleft())
             return out
 
-    def ack(self, items: Sequence[tuple[bytes, FrameHeader, str]]) -> None:
+    def ack(self, items: Sequence[tuple[bytes, FrameHeader, str]], outcome: str = "delivered") -> None:
+        """The sink took the frames (or they went to the dead letter: outcome)."""
         with self._cv:
             for frame, header, route in items:
                 self._frames -= 1
                 self._bytes -= len(frame)
                 self._rows[route] -= header.row_count
+                self.done[(route, outcome)] += header.row_count
             self._cv.notify_all()
 
-    def pending_rows(self, route: str) -> int:
+    def snapshot(self) -> tuple[dict, dict]:
+        """(queued rows by route, done rows by (route, outcome)), consistent."""
         with self._cv:
-            return self._rows[route]
+            return dict(self._rows), dict(self.done)
 
     def wait_empty(self, timeout: float | None) -> bool:
         with self._cv:
@@ -522,12 +528,13 @@ class Producer:
             sink.write(frames)
 
     def _send_loop(self) -> None:
+        # never takes the producer's lock: an add blocked on a full outbox
+        # holds it while this thread drains the outbox
         while True:
             items = self.outbox.take(16)
             if not items:
                 return
             self._send(items)
-            self.outbox.ack(items)
 
     def _send(self, items: list) -> None:
         frames = [f for f, _, _ in items]
@@ -536,9 +543,7 @@ class Producer:
         while True:
             try:
                 self._sink_write(self.sink, frames)
-                with self._lock:
-                    for _, h, route in items:
-                        self._routes[route].c["delivered"] += h.row_count
+                self.outbox.ack(items, "delivered")
                 for _, h, _ in items:
                     self._deliver_cb(h, None)
                 return
@@ -563,9 +568,7 @@ class Producer:
                 self.dead_letters.extend(frames)   # never silently away
         else:
             self.dead_letters.extend(frames)
-        with self._lock:
-            for _, h, route in items:
-                self._routes[route].c["dead_lettered"] += h.row_count
+        self.outbox.ack(items, "dead_lettered")
         for _, h, _ in items:
             self._deliver_cb(h, err)
 
@@ -629,10 +632,13 @@ class Producer:
         keys = ("received", "delivered", "dead_lettered", "deduplicated", "rejected", "dropped", "pending")
         out: dict[str, dict[str, int]] = {}
         with self._lock:
+            queued, done = self.outbox.snapshot()
             for name in self._route_order:
                 r = self._routes[name]
                 d = {k: r.c[k] for k in keys}
-                d["pending"] = r.pending_rows() + self.outbox.pending_rows(name)
+                d["delivered"] = done.get((name, "delivered"), 0)
+                d["dead_lettered"] = done.get((name, "dead_lettered"), 0)
+                d["pending"] = r.pending_rows() + queued.get(name, 0)
                 d["frames"] = r.seq
                 out[name] = d
             if self._unknown:
