@@ -175,10 +175,18 @@ static int eb_schema(eb_ctx *c, int reason, const char *expected, const char *go
     return EB_ESCHEMA;
 }
 
-/* The literal text of the value at p, cut to 40 bytes, for messages. */
+/* Length of the longest prefix of valid UTF-8 text p[0, n) that does not
+ * end inside a multi-byte sequence (messages must stay valid UTF-8). */
+EB_INLINE size_t eb_utf8_floor(const uint8_t *p, size_t n, size_t full) {
+    if (n >= full) return full;
+    while (n > 0 && (p[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
+/* The literal text of the value at p, cut to about 40 bytes, for messages. */
 static void eb_snippet(char *dst, size_t cap, const uint8_t *p, const uint8_t *stop) {
     size_t n = (size_t)(stop - p);
-    if (n > 40) snprintf(dst, cap, "%.37s...", (const char *)p);
+    if (n > 40) snprintf(dst, cap, "%.*s...", (int)eb_utf8_floor(p, 37, n), (const char *)p);
     else snprintf(dst, cap, "%.*s", (int)n, (const char *)p);
 }
 
@@ -1360,7 +1368,7 @@ static int eb_reject_ctx(eb_ctx *c, const uint8_t *raw, size_t rawlen, int64_t l
     } else if (eb_buf_putc(pb, '$')) {
         return EB_EOOM;
     }
-    int plen = (int)(pb->len > 200 ? 200 : pb->len);
+    int plen = (int)eb_utf8_floor(pb->p, 200, pb->len);
     switch (c->reason) {
     case EB_R_INVALID_JSON:
         m = snprintf(msg, sizeof msg, "invalid JSON: expected %s, got %s at byte %zu", c->expected, c->got, c->epos);

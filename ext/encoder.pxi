@@ -5,6 +5,12 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.pythread cimport PyThread_get_thread_ident
 from libc.stdint cimport INT64_MAX
 
+cdef extern from "eb_rowhash.h" nogil:
+    int eb_row_hashes(const eb_node *root, const int *keys, int nkeys, const uint8_t *skip,
+                      uint64_t *out)
+
+import numpy as np
+
 cdef object _REASONS = {
     1: "invalid_json", 2: "invalid_utf8", 3: "not_an_object", 4: "type_mismatch",
     5: "out_of_range", 6: "invalid_value", 7: "missing_required", 8: "unknown_field",
@@ -72,6 +78,9 @@ cdef class CoreEncoder:
     cdef list _epath          # dict path: error path segments, innermost first
     cdef int _ereason
     cdef object _eexpected, _egot
+    cdef object _hash_keys, _hash_skip    # row hashes: key field indexes, content skip mask
+    cdef int _hash_key_col, _hash_content_col
+    cdef bint _hash_signed
 
     def __cinit__(self, *args, **kwargs):
         memset(&self.e, 0, sizeof(eb_enc))
@@ -344,14 +353,51 @@ cdef class CoreEncoder:
         cdef int64_t rows = root.len
         if eb_sync_tree(root):
             raise MemoryError()
+        hashes = self._row_hashes(rows)   # from the buffers, before Arrow takes them
         arrays = [_node_array(root.child[i], self._types) for i in range(root.nchild)]
         if self.e.extra != NULL:
             arrays.append(_node_array(self.e.extra, self._types))
+        arrays.extend(hashes)
         root.len = 0
         root.mark = 0
         root.valid.len = 0
         self.e.batch_bytes = 0
         return pa.RecordBatch.from_arrays(arrays, schema=self._schema_arrow)
+
+    def _set_hashing(self, keys, skip, int key_column, int content_column, bint signed):
+        """Row hashes as extra columns: key hash (of the top-level fields
+        `keys`, or the content hash when empty) and/or content hash
+        (skipping the top-level fields flagged in `skip`)."""
+        self._hash_keys = np.asarray(keys, dtype=np.intc)
+        self._hash_skip = np.asarray(skip, dtype=np.uint8)
+        self._hash_key_col = key_column
+        self._hash_content_col = content_column
+        self._hash_signed = signed
+
+    cdef list _row_hashes(self, int64_t rows):
+        cdef int[::1] keys
+        cdef uint8_t[::1] skip
+        cdef uint64_t[::1] out
+        cdef int r = 0, nkeys
+        res = []
+        if not self._hash_key_col and not self._hash_content_col:
+            return res
+        keys = self._hash_keys
+        skip = self._hash_skip
+        nkeys = keys.shape[0]
+        for want, nk in ((self._hash_key_col, nkeys), (self._hash_content_col, 0)):
+            if not want:
+                continue
+            arr = np.empty(rows, dtype=np.uint64)
+            out = arr
+            with nogil:
+                if rows:
+                    r = eb_row_hashes(self.e.root, &keys[0] if nk else NULL, nk,
+                                      &skip[0] if skip.shape[0] else NULL, &out[0])
+            if r:
+                raise MemoryError()
+            res.append(pa.array(arr.view(np.int64) if self._hash_signed else arr))
+        return res
 
     def flush_batches(self):
         """Every accepted row since the last flush, as a list of batches

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
 
@@ -28,6 +28,18 @@ class Encoder(_core.CoreEncoder):
         Deepest nesting of arrays and objects accepted (the event is depth 1).
     max_line_bytes : int, default 16 MiB
         Longest NDJSON line; a longer one is rejected without being buffered.
+    hash_column : str, optional
+        Add a column (e.g. ``"_hash"``) with a 64-bit hash of every event,
+        computed from the encoder's buffers at flush: with ``hash_key``, the
+        XXH64 of the key field(s) (what :func:`hash64` gives for that
+        column; several fields are folded in order); without, the content
+        hash below.
+    content_hash_column : str, optional
+        Add a column with the hash of the event's typed content: the same for
+        any key order, whitespace, escaping or number spelling of the input.
+        Top-level fields in ``hash_exclude`` (volatile ones) are left out.
+    hash_type : {"uint64", "int64"}
+        Type of the hash columns (int64 for engines without uint64; same bits).
 
     Notes
     -----
@@ -59,7 +71,9 @@ class Encoder(_core.CoreEncoder):
     """
 
     def __init__(self, schema: "Schema | pa.Schema", *, max_depth: int = 128,
-                 max_line_bytes: int = 16 << 20) -> None:
+                 max_line_bytes: int = 16 << 20, hash_key: "str | Sequence[str] | None" = None,
+                 hash_exclude: Sequence[str] = (), hash_column: str | None = None,
+                 content_hash_column: str | None = None, hash_type: str = "uint64") -> None:
         if isinstance(schema, pa.Schema):
             schema = Schema.from_arrow(schema)
         if not isinstance(schema, Schema):
@@ -69,11 +83,30 @@ class Encoder(_core.CoreEncoder):
         if not isinstance(max_line_bytes, int) or not 1 <= max_line_bytes <= MAX_LINE_LIMIT:
             raise ValueError(f"expected max_line_bytes in 1..{MAX_LINE_LIMIT}, got {max_line_bytes!r}")
         self.schema = schema
-        self.arrow_schema = schema.to_arrow()
+        arrow_schema = schema.to_arrow()
+        keys = [hash_key] if isinstance(hash_key, str) else list(hash_key or [])
+        names = schema.names
+        for f in list(keys) + list(hash_exclude):
+            if f not in names:
+                raise SchemaError(f"expected a top-level field of the schema, got `{f}` "
+                                  f"(fields: {', '.join(names[:10])})")
+        if hash_type not in ("uint64", "int64"):
+            raise ValueError(f"expected hash_type uint64 or int64, got {hash_type!r}")
+        htype = pa.uint64() if hash_type == "uint64" else pa.int64()
+        for col in (hash_column, content_hash_column):
+            if col is not None:
+                if col in arrow_schema.names:
+                    raise SchemaError(f"hash column `{col}` clashes with a field of the schema")
+                arrow_schema = arrow_schema.append(pa.field(col, htype, nullable=False))
+        self.arrow_schema = arrow_schema
         self.max_depth = max_depth
         self.max_line_bytes = max_line_bytes
         self._setup(schema.compile(), _POLICY[schema.unknown_fields], max_depth,
                     max_line_bytes, self.arrow_schema)
+        self._set_hashing([names.index(k) for k in keys],
+                          [1 if n in hash_exclude else 0 for n in names],
+                          hash_column is not None, content_hash_column is not None,
+                          hash_type == "int64")
 
     def flush(self) -> pa.RecordBatch:
         """Every accepted event since the last flush, as one RecordBatch.
