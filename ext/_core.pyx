@@ -6,6 +6,7 @@ One root module that includes its parts:
   arrow.pxi     core buffers -> pyarrow arrays, without copies
   dicts.pxi     the Python-object (dict) path of the encoder
   encoder.pxi   CoreEncoder: state, NDJSON entry points, flush, counters
+  hashing.pxi   hash64 (XXH64 of values and of Arrow/numpy arrays)
 """
 
 include "core.pxd.pxi"
@@ -21,3 +22,4 @@ import pyarrow as pa
 include "arrow.pxi"
 include "dicts.pxi"
 include "encoder.pxi"
+include "hashing.pxi"

@@ -3,3 +3,4 @@ from .errors import CapacityError, EventBatchError, FrameError, Reason, SchemaEr
 from .schema import DataType, Field, Schema
 from .encoder import REJECTED_SCHEMA, Encoder
 from .readers import iter_ndjson, open_input, read_ndjson
+from ._core import hash64
