@@ -7,6 +7,7 @@ One root module that includes its parts:
   dicts.pxi     the Python-object (dict) path of the encoder
   encoder.pxi   CoreEncoder: state, NDJSON entry points, flush, counters
   hashing.pxi   hash64 (XXH64 of values and of Arrow/numpy arrays)
+  dedup.pxi     CoreDedup: the windowed dedup table of ext/eb_dedup.h
 """
 
 include "core.pxd.pxi"
@@ -23,3 +24,4 @@ include "arrow.pxi"
 include "dicts.pxi"
 include "encoder.pxi"
 include "hashing.pxi"
+include "dedup.pxi"
