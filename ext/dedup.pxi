@@ -21,6 +21,7 @@ cdef extern from "eb_dedup.h" nogil:
         uint64_t gen_keys
         int64_t span_ms
         uint64_t cur_seq
+        uint8_t cur_tag
         uint64_t oldest_seq
         int64_t cur_start_ms
         int has_start
@@ -37,6 +38,7 @@ cdef extern from "eb_dedup.h" nogil:
     int64_t eb_dedup_filter(eb_dedup *d, const uint64_t *keys, const int64_t *times,
                             int64_t now_ms, const uint64_t *content, int64_t n, uint8_t *out)
     const char *eb_dedup_check(const eb_dedup *d)
+    uint8_t eb_dd_tag(uint64_t seq)
 
 DEDUP_STATE_BYTES = EB_DD_STATE_BYTES
 DEDUP_SLOT_BYTES = EB_DD_SLOT_BYTES
@@ -139,6 +141,18 @@ cdef class CoreDedup:
     def capacity(self):
         return self.d.cap
 
+    def _check(self):
+        """Check every invariant of the table (a full pass; for tests).
+        Returns None, or what is wrong."""
+        cdef const char *err
+        self._enter()
+        try:
+            with nogil:
+                err = eb_dedup_check(&self.d)
+        finally:
+            self._busy = False
+        return None if err == NULL else (<bytes>err).decode()
+
     # -- snapshot support ---------------------------------------------------------
     def _get_state(self):
         """Every field besides the arrays, as a dict of ints."""
@@ -179,6 +193,7 @@ cdef class CoreDedup:
             for i in range(256):
                 self.d.counts[i] = counts[i]
             self.d.cur_seq = state["cur_seq"]
+            self.d.cur_tag = eb_dd_tag(self.d.cur_seq)
             self.d.oldest_seq = state["oldest_seq"]
             self.d.cur_start_ms = state["cur_start_ms"]
             self.d.has_start = 1 if state["has_start"] else 0

@@ -3,7 +3,8 @@
  * One open-addressing, linear-probing table of `cap` slots, held as three
  * parallel arrays:
  *   keys[i]  the 8-byte key hash; 0 means the slot is empty
- *   tags[i]  the generation of the key (its sequence number & 255)
+ *   tags[i]  the generation of the key: 1 + its sequence number % 255; 0 means
+ *            the slot is empty (tags[i] == 0 exactly when keys[i] == 0)
  *   fps[i]   a 16-bit fingerprint of the content hash seen with the key when it
  *            was inserted; 0 means none was given, and every empty slot has 0
  * The key 0 cannot live in a slot, so it is kept aside (zero_*), exactly.
@@ -20,9 +21,9 @@
  *   - probe: for every occupied slot i with home slot h, the slots h..i
  *     (circularly) are all occupied;
  *   - at least one slot is empty (live <= 0.7 * cap < cap), so probes end;
- *   - live generations are the sequence numbers oldest_seq..cur_seq, fewer than
+ *   - live generations are the sequence numbers oldest_seq..cur_seq, at most
  *     ngen <= 255 of them, so their tags are distinct; counts[tag] is 0 for
- *     every other tag;
+ *     every other tag (and for tag 0);
  *   - live == sum(counts) == occupied slots + zero_present;
  *   - the fingerprint of an empty slot is 0 (an insert without content then
  *     needs no write to fps).
@@ -37,16 +38,19 @@
 #define EB_DD_MAX_GENERATIONS 255
 /* Bytes of state besides the three arrays: a bound on sizeof(eb_dedup). */
 #define EB_DD_STATE_BYTES 4096
-/* Keys looked up per prefetch batch. */
+/* Keys per prefetch batch: the home slots of the next batch are prefetched
+ * while this one is probed (8 measured best for lookups; inserts are even). */
 #ifndef EB_DD_BATCH
-#define EB_DD_BATCH 16
+#define EB_DD_BATCH 8
 #endif
 
 #if defined(__GNUC__)
 #define EB_DD_PREFETCH_R(p) __builtin_prefetch((p), 0, 3)
 #define EB_DD_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
 #define EB_DD_INLINE static inline __attribute__((always_inline))
+#define EB_DD_LIKELY(x) __builtin_expect(!!(x), 1)
 #else
+#define EB_DD_LIKELY(x) (x)
 #define EB_DD_PREFETCH_R(p) ((void)0)
 #define EB_DD_PREFETCH_W(p) ((void)0)
 #define EB_DD_INLINE static inline
@@ -63,6 +67,7 @@ typedef struct {
     uint64_t gen_keys;     /* keys per generation, 0 = no count bound */
     int64_t span_ms;       /* time span of a generation, 0 = no time bound */
     uint64_t cur_seq;      /* sequence number of the current generation */
+    uint8_t cur_tag;       /* its tag, eb_dd_tag(cur_seq) */
     uint64_t oldest_seq;   /* of the oldest live generation */
     int64_t cur_start_ms;  /* when the current generation started (has_start) */
     int has_start;
@@ -76,6 +81,12 @@ typedef struct {
 } eb_dedup;
 
 _Static_assert(sizeof(eb_dedup) <= EB_DD_STATE_BYTES, "EB_DD_STATE_BYTES is a bound on the state");
+
+/* Tag of the generation with sequence number seq: 1..255, 0 marks an empty
+ * slot.  Up to 255 consecutive generations have distinct tags. */
+EB_DD_INLINE uint8_t eb_dd_tag(uint64_t seq) {
+    return (uint8_t)(seq % 255 + 1);
+}
 
 /* Slot bytes: key 8 + tag 1 + fingerprint 2. */
 #define EB_DD_SLOT_BYTES 11
@@ -192,92 +203,192 @@ static int eb_dedup_init(eb_dedup *d, uint64_t cap, int growable, uint64_t gen_k
     d->ngen = ngen;
     d->gen_keys = gen_keys;
     d->span_ms = span_ms;
+    d->cur_tag = eb_dd_tag(0);
     return 0;
 }
 
-/* Evict every slot whose tag is marked in evict[], in one pass.
+/* ---- eviction sweep ------------------------------------------------------
  *
- * The pass starts just after a slot that is empty before the pass begins.  No
- * probe path crosses such a slot, so every key met has its home between that
- * start and itself.  Walking forward, last_empty is the latest slot seen that
- * is empty now.  A survivor whose home lies at or before last_empty has lost
- * its path: it moves to the first empty slot from its home, which lies at or
- * before last_empty (already walked), and its old slot becomes last_empty.
- * Slots ahead are only ever read, never filled, so the walk stays valid.
- * `dirty` is clear while the current run began at a slot that was empty before
- * the pass: no key in such a run can have lost its path, so their homes need
- * no computing. */
-static void eb_dd_sweep(eb_dedup *d, const uint8_t *evict) {
-    uint64_t cap = d->cap, e = 0, i, last_empty, step;
-    uint64_t *keys = d->keys;
-    uint8_t *tags = d->tags;
-    uint16_t *fps = d->fps;
-    int dirty = 0;
-    while (keys[e] != 0) e++;   /* exists: live < cap */
-    last_empty = e;
-    i = e;
-    for (step = 1; step < cap; step++) {
-        if (++i == cap) i = 0;
-        uint64_t k = keys[i];
-        if (k == 0) {
-            last_empty = i;
-            dirty = 0;
-            continue;
+ * One pass over the table, starting just after a slot that is empty before
+ * the pass (an "originally empty" slot).  No probe path crosses such a slot,
+ * so every key met has its home between that start and itself.  The pass
+ * clears the slots of evicted generations and moves back each survivor that
+ * a cleared slot cut off from its home: to the first empty slot from its
+ * home, which lies behind it (already walked).  Slots ahead are only read
+ * until the walk reaches them, so the walk stays valid.
+ *
+ * The walk goes 64 slots at a time, on bit masks of the block:
+ *   occ   occupied before the pass        (from the tags: 0 = empty)
+ *   ev    evicted: to clear               (tags of evicted generations)
+ *   D     survivors to check: those after a cleared slot with no originally
+ *         empty slot in between ("dirty" runs).  A run that began at an
+ *         originally empty slot keeps every key reachable, so only D needs
+ *         its homes computed.  Moves never change D: a key only moves into
+ *         a cleared or vacated slot of its own dirty run.
+ * D is computed without a loop: adding G (the slots just after a cleared
+ * one, plus the slot after a dirty end of the previous block) to occ carries
+ * through each run of occupied slots from G up to the run's end, so
+ * occ & ~(occ + G) marks those runs (G itself restores the starts that a
+ * second carry in the same run skipped).
+ * E tracks the empty slots of the block as the walk changes them, so the
+ * first empty slot from a home in the same block is one count of trailing
+ * zeros; a home in an earlier block (rare: about dist/64 of the checks)
+ * walks the slots instead. */
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* Bit j set when p[j] == v, for the 64 bytes at p. */
+EB_DD_INLINE uint64_t eb_dd_eq64(const uint8_t *p, uint8_t v) {
+    const __m128i x = _mm_set1_epi8((char)v);
+    uint64_t m0 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), x));
+    uint64_t m1 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), x));
+    uint64_t m2 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), x));
+    uint64_t m3 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), x));
+    return m0 | (m1 << 16) | (m2 << 32) | (m3 << 48);
+}
+#else
+EB_DD_INLINE uint64_t eb_dd_eq64(const uint8_t *p, uint8_t v) {
+    uint64_t m = 0;
+    for (int j = 0; j < 64; j++) m |= (uint64_t)(p[j] == v) << j;
+    return m;
+}
+#endif
+
+/* Evicted generations, as the sweep reads them. */
+typedef struct {
+    uint8_t lut[256];     /* lut[tag] = 1 when evicted; lut[0] = 0 */
+    uint8_t list[256];    /* the evicted tags */
+    int n;
+} eb_dd_evict;
+
+#define EB_DD_EVICT_SIMD 4  /* up to this many evicted tags: compare, not look up */
+
+/* Sweep one block: slots base + j for the bits j of `valid` (a contiguous
+ * range).  carry: the walk arrives in a dirty run.  Returns whether it leaves
+ * in one. */
+static int eb_dd_sweep_block(eb_dedup *d, uint64_t base, uint64_t valid, int carry,
+                             const eb_dd_evict *ev) {
+    uint64_t *keys = d->keys + base;
+    uint8_t *tags = d->tags + base;
+    uint16_t *fps = d->fps + base;
+    uint64_t cap = d->cap, occ = 0, evm = 0, m, g, fill, dmask, empty, lowest;
+    int hi, i;
+    /* the masks */
+    if (valid == ~(uint64_t)0) {
+        occ = ~eb_dd_eq64(tags, 0);
+        if (ev->n <= EB_DD_EVICT_SIMD) {
+            for (i = 0; i < ev->n; i++) evm |= eb_dd_eq64(tags, ev->list[i]);
+        } else {
+            for (i = 0; i < 64; i++) evm |= (uint64_t)ev->lut[tags[i]] << i;
         }
-        if (evict[tags[i]]) {
-            keys[i] = 0;
-            fps[i] = 0;
-            last_empty = i;
-            dirty = 1;
-            continue;
+    } else {
+        for (m = valid; m; m &= m - 1) {
+            int j = __builtin_ctzll(m);
+            occ |= (uint64_t)(tags[j] != 0) << j;
+            evm |= (uint64_t)ev->lut[tags[j]] << j;
         }
-        if (!dirty) continue;
-        uint64_t h = eb_dd_home(k, cap);
-        /* distances walking back from i: the home is still reachable when it
-         * is nearer than last_empty */
-        uint64_t back_h = i >= h ? i - h : i + cap - h;
-        uint64_t back_e = i >= last_empty ? i - last_empty : i + cap - last_empty;
-        if (back_h < back_e) continue;
-        uint64_t p = h;
-        while (keys[p] != 0) {   /* ends at last_empty at the latest */
-            if (++p == cap) p = 0;
-        }
-        keys[p] = k;
-        tags[p] = tags[i];
-        fps[p] = fps[i];
-        keys[i] = 0;
-        fps[i] = 0;
-        last_empty = i;
+        occ &= valid;
     }
+    hi = 63 - __builtin_clzll(valid);
+    if (!evm && !carry) return 0;   /* nothing cleared, no dirty run: untouched */
+    /* clear the evicted slots */
+    for (m = evm; m; m &= m - 1) {
+        int j = __builtin_ctzll(m);
+        keys[j] = 0;
+        tags[j] = 0;
+        fps[j] = 0;
+    }
+    /* the survivors in dirty runs */
+    lowest = valid & (0 - valid);
+    g = ((evm << 1) | (carry ? lowest : 0)) & occ;
+    fill = (occ & ~(occ + g)) | g;
+    dmask = fill & ~evm;
+    carry = (int)(((fill | evm) >> hi) & 1);
+    /* check each, in slot order; E: empty slots of the block right now */
+    empty = (~occ | evm) & valid;
+    for (; dmask; dmask &= dmask - 1) {
+        int j = __builtin_ctzll(dmask);
+        uint64_t slot = base + (uint64_t)j, k = keys[j], h = eb_dd_home(k, cap), tgt, off;
+        if (EB_DD_LIKELY(h >= base && h <= slot)) {
+            /* first empty slot from h, the slot itself counting as empty */
+            tgt = h + (uint64_t)__builtin_ctzll((empty | ((uint64_t)1 << j)) >> (h - base));
+        } else {
+            tgt = h;
+            while (tgt != slot && d->keys[tgt] != 0) {
+                if (++tgt == cap) tgt = 0;
+            }
+        }
+        /* move (or rewrite in place when tgt == slot): no branch to mispredict */
+        uint8_t t = tags[j];
+        uint16_t f = fps[j];
+        keys[j] = 0;
+        tags[j] = 0;
+        fps[j] = 0;
+        d->keys[tgt] = k;
+        d->tags[tgt] = t;
+        d->fps[tgt] = f;
+        off = tgt - base;   /* >= 64 (wrapped) when tgt is in an earlier block */
+        empty |= (uint64_t)1 << j;
+        empty &= ~((uint64_t)(off < 64) << (off & 63));
+    }
+    return carry;
+}
+
+/* Valid bits of block b of a table of cap slots (the last may be short). */
+EB_DD_INLINE uint64_t eb_dd_block_bits(uint64_t b, uint64_t cap) {
+    uint64_t rest = cap - b * 64;
+    return rest >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << rest) - 1);
+}
+
+/* Evict every slot whose generation is marked in ev, in one pass. */
+static void eb_dd_sweep(eb_dedup *d, const eb_dd_evict *ev) {
+    uint64_t cap = d->cap, e = 0, nblk = (cap + 63) / 64, sb, b, sbit;
+    int carry = 0;
+    while (d->tags[e] != 0) e++;   /* exists: live < cap */
+    sb = e / 64;
+    sbit = e % 64;
+    /* the walk: block sb after e, the blocks after it, those before it
+     * (wrapping), then block sb before e */
+    if (sbit < 63) {
+        uint64_t v = eb_dd_block_bits(sb, cap) & (~(uint64_t)0 << (sbit + 1));
+        if (v) carry = eb_dd_sweep_block(d, sb * 64, v, carry, ev);
+    }
+    for (b = sb + 1; b < nblk; b++) carry = eb_dd_sweep_block(d, b * 64, eb_dd_block_bits(b, cap), carry, ev);
+    for (b = 0; b < sb; b++) carry = eb_dd_sweep_block(d, b * 64, eb_dd_block_bits(b, cap), carry, ev);
+    if (sbit > 0) eb_dd_sweep_block(d, sb * 64, ((uint64_t)1 << sbit) - 1, carry, ev);
 }
 
 /* Open n new generations (n >= 1) and evict the ones that fall out of the
  * last ngen.  Intermediate generations of a long time gap are empty: with
  * n >= ngen every generation is evicted, so n is clamped there. */
 static void eb_dd_rotate(eb_dedup *d, uint64_t n) {
-    uint8_t evict[256];
+    eb_dd_evict ev;
     uint64_t freed = 0, slot_freed, s, new_cur, new_oldest;
-    memset(evict, 0, sizeof evict);
+    memset(ev.lut, 0, sizeof ev.lut);
+    ev.n = 0;
     if (n > d->ngen) n = d->ngen;
     new_cur = d->cur_seq + n;
     new_oldest = new_cur + 1 > d->ngen ? new_cur + 1 - d->ngen : 0;
     for (s = d->oldest_seq; s < new_oldest && s <= d->cur_seq; s++) {
-        uint8_t tag = (uint8_t)(s & 255);
-        evict[tag] = 1;
+        uint8_t tag = eb_dd_tag(s);
+        if (!d->counts[tag]) continue;
+        ev.lut[tag] = 1;
+        ev.list[ev.n++] = tag;
         freed += d->counts[tag];
         d->counts[tag] = 0;
     }
     if (new_oldest > d->oldest_seq) d->oldest_seq = new_oldest;
     d->cur_seq = new_cur;
+    d->cur_tag = eb_dd_tag(new_cur);
     slot_freed = freed;
-    if (d->zero_present && evict[d->zero_tag]) {
+    if (d->zero_present && ev.lut[d->zero_tag]) {
         d->zero_present = 0;
         d->zero_fp = 0;
         slot_freed--;
     }
     d->live -= freed;
     d->evicted += freed;
-    if (slot_freed) eb_dd_sweep(d, evict);
+    if (slot_freed) eb_dd_sweep(d, &ev);
 }
 
 /* Double a growable table.  Returns 0, or -1 when out of memory (the table is
@@ -339,7 +450,7 @@ EB_DD_INLINE void eb_dd_dup(eb_dedup *d, uint16_t stored, uint16_t given) {
 
 /* The key was new: count it in the current generation, rotating when full. */
 EB_DD_INLINE void eb_dd_added(eb_dedup *d) {
-    uint8_t tag = (uint8_t)(d->cur_seq & 255);
+    uint8_t tag = d->cur_tag;
     d->unique++;
     d->live++;
     if (++d->counts[tag] >= d->gen_keys && d->gen_keys) {
@@ -357,7 +468,7 @@ EB_DD_INLINE int eb_dd_one(eb_dedup *d, uint64_t k, uint64_t h, uint16_t fp, con
             return 0;
         }
         d->zero_present = 1;
-        d->zero_tag = (uint8_t)(d->cur_seq & 255);
+        d->zero_tag = d->cur_tag;
         d->zero_fp = fp;
         eb_dd_added(d);
         return 1;
@@ -374,7 +485,7 @@ EB_DD_INLINE int eb_dd_one(eb_dedup *d, uint64_t k, uint64_t h, uint16_t fp, con
         if (++p == cap) p = 0;
     }
     keys[p] = k;
-    d->tags[p] = (uint8_t)(d->cur_seq & 255);
+    d->tags[p] = d->cur_tag;
     if (CONTENT) d->fps[p] = fp;
     eb_dd_added(d);
     return 1;
@@ -483,7 +594,8 @@ static const char *eb_dedup_check(const eb_dedup *d) {
     if (d->span_ms < 0) return "negative generation span";
     memset(live_tag, 0, sizeof live_tag);
     memset(tally, 0, sizeof tally);
-    for (s = d->oldest_seq; s <= d->cur_seq; s++) live_tag[s & 255] = 1;
+    if (d->cur_tag != eb_dd_tag(d->cur_seq)) return "current generation tag does not match";
+    for (s = d->oldest_seq; s <= d->cur_seq; s++) live_tag[eb_dd_tag(s)] = 1;
     for (i = 0; i < 256; i++)
         if (!live_tag[i] && d->counts[i]) return "keys counted in a generation that is not live";
     if (d->zero_present) {
@@ -492,7 +604,7 @@ static const char *eb_dedup_check(const eb_dedup *d) {
     }
     for (i = 0; i < d->cap; i++) {
         if (d->keys[i] == 0) {
-            if (d->fps[i] != 0) return "an empty slot holds a fingerprint";
+            if (d->fps[i] != 0 || d->tags[i] != 0) return "an empty slot holds a tag or fingerprint";
             continue;
         }
         if (!live_tag[d->tags[i]]) return "a key is in a generation that is not live";

@@ -71,18 +71,20 @@ class Window:
 
     Memory.  With ``max_keys`` the table is allocated once, with ::
 
-        capacity = ceil(generations * gen_keys / 0.7)        # slots, max load 0.7
-        memory_bytes = 11 * capacity + 4096                  # 8 B key, 1 B tag, 2 B fingerprint
+        capacity = ceil(generations * gen_keys / 0.7)     # slots: the load never passes 0.7
+        memory_bytes = 11 * capacity + 16384              # 8 B key + 1 B tag + 2 B fingerprint
+                                                          # per slot; state and page rounding
 
-    so ``memory_bytes <= 16 * max_keys + MEMORY_OVERHEAD_BYTES`` (8192), and
-    ``memory_bytes`` is a ceiling that is never passed (the inputs and the
+    so ``memory_bytes <= 15.72 * max_keys + 16 * generations + 16384``, below
+    ``16 * max_keys + MEMORY_OVERHEAD_BYTES`` (20480).  The table is allocated
+    once and never grows: ``memory_bytes`` is a ceiling (the inputs and the
     mask of a call are not counted).  Without ``max_keys`` the table starts
     at 1024 slots and doubles at 70% load; ``capacity`` and ``memory_bytes``
     are then None (no ceiling).
 
     >>> w = Window(max_keys=10_000_000)
     >>> w.gen_keys, w.capacity, w.memory_bytes
-    (1250000, 14285715, 157146961)
+    (1250000, 14285715, 157159249)
     >>> w.memory_bytes <= 16 * w.max_keys + Window.MEMORY_OVERHEAD_BYTES
     True
     >>> Window(seconds=60, generations=6).span_ms
@@ -91,8 +93,8 @@ class Window:
 
     LOAD = 0.7
     SLOT_BYTES = 11
-    STATE_BYTES = 4096
-    MEMORY_OVERHEAD_BYTES = 8192
+    STATE_BYTES = 16384
+    MEMORY_OVERHEAD_BYTES = 20480
     INITIAL_CAPACITY = 1024
     MAX_KEYS_LIMIT = 1 << 40
 
