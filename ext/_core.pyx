@@ -6,6 +6,8 @@ One root module that includes its parts:
   arrow.pxi     core buffers -> pyarrow arrays, without copies
   dicts.pxi     the Python-object (dict) path of the encoder
   encoder.pxi   CoreEncoder: state, NDJSON entry points, flush, counters
+  hashing.pxi   hash64 (XXH64 of values and of Arrow/numpy arrays)
+  dedup.pxi     CoreDedup: the windowed dedup table of ext/eb_dedup.h
 """
 
 include "core.pxd.pxi"
@@ -21,3 +23,5 @@ import pyarrow as pa
 include "arrow.pxi"
 include "dicts.pxi"
 include "encoder.pxi"
+include "hashing.pxi"
+include "dedup.pxi"

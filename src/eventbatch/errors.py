@@ -15,6 +15,7 @@ __all__ = [
     "CapacityError",
     "FrameError",
     "SinkError",
+    "SnapshotError",
     "Reason",
 ]
 
@@ -52,6 +53,11 @@ class SinkError(EventBatchError, IOError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class SnapshotError(EventBatchError, ValueError):
+    """A dedup snapshot file is corrupt, truncated, of an unknown version or
+    not a snapshot at all (see :meth:`eventbatch.Deduplicator.restore`)."""
 
 
 class Reason(enum.IntEnum):
