@@ -378,22 +378,26 @@ cdef class CoreEncoder:
         cdef int[::1] keys
         cdef uint8_t[::1] skip
         cdef uint64_t[::1] out
-        cdef int r = 0, nkeys
+        cdef int r = 0, nkeys, nk
+        cdef const int *kp
+        cdef const uint8_t *sp
         res = []
         if not self._hash_key_col and not self._hash_content_col:
             return res
         keys = self._hash_keys
         skip = self._hash_skip
         nkeys = keys.shape[0]
-        for want, nk in ((self._hash_key_col, nkeys), (self._hash_content_col, 0)):
+        sp = &skip[0] if skip.shape[0] else NULL
+        for want, nkw in ((self._hash_key_col, nkeys), (self._hash_content_col, 0)):
             if not want:
                 continue
+            nk = nkw
+            kp = &keys[0] if nk else NULL
             arr = np.empty(rows, dtype=np.uint64)
             out = arr
             with nogil:
                 if rows:
-                    r = eb_row_hashes(self.e.root, &keys[0] if nk else NULL, nk,
-                                      &skip[0] if skip.shape[0] else NULL, &out[0])
+                    r = eb_row_hashes(self.e.root, kp, nk, sp, &out[0])
             if r:
                 raise MemoryError()
             res.append(pa.array(arr.view(np.int64) if self._hash_signed else arr))
