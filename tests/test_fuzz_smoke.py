@@ -81,6 +81,7 @@ class Case:
         self.final_call = bool(h[0] >> 3 & 1)
         self.id_required = bool(h[0] >> 4 & 1)
         self.flush_each = (h[0] >> 5 & 3) in (1, 3)
+        self.max_rows = 1 + (h[3] >> 2) % 8 if h[0] & 0x80 else None
         self.max_depth = 1 + h[1] % 24 if h[1] < 0xF0 else 128
         self.max_line = MAX_LINES[h[2] % 8]
         self.payload = data[6:]
@@ -105,7 +106,22 @@ def _take(enc, batches: list, rejected: list) -> None:
     rejected.append(r)
 
 
-def _run(case: Case, policy: str, pieces: list[bytes], final_call: bool, flush_each: bool):
+def _extend(enc, block: bytes, final: bool, max_rows, batches: list, rejected: list) -> bytes:
+    """extend_ndjson as a caller uses it: with max_rows, take the full batch
+    and go on with the rest."""
+    while True:
+        if max_rows is None:
+            return enc.extend_ndjson(block, final=final)
+        rest = enc.extend_ndjson(block, final=final, max_rows=max_rows)
+        if rest and enc.stats()["pending_rows"] >= max_rows:
+            assert enc.stats()["pending_rows"] == max_rows
+            _take(enc, batches, rejected)
+            block = rest
+            continue
+        return rest
+
+
+def _run(case: Case, policy: str, pieces: list[bytes], final_call: bool, flush_each: bool, max_rows=None):
     enc = _encoder(case, policy)
     batches: list = []
     rejected: list = []
@@ -115,11 +131,11 @@ def _run(case: Case, policy: str, pieces: list[bytes], final_call: bool, flush_e
         tail = b""
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
-            tail = enc.extend_ndjson(tail + piece, final=last and not final_call)
+            tail = _extend(enc, tail + piece, last and not final_call, max_rows, batches, rejected)
             if flush_each:
                 _take(enc, batches, rejected)
         if final_call:
-            tail = enc.extend_ndjson(tail, final=True)
+            tail = _extend(enc, tail, True, max_rows, batches, rejected)
         assert tail == b"", "a tail after final=True"
     _take(enc, batches, rejected)
     table = pa.Table.from_batches(batches).combine_chunks()
@@ -178,7 +194,7 @@ def _params():
 @pytest.mark.parametrize("path,policy", _params())
 def test_fuzz_input(path: pathlib.Path, policy: str) -> None:
     case = Case(path.read_bytes())
-    stats, table, rej = _run(case, policy, case.pieces, case.final_call, case.flush_each)
+    stats, table, rej = _run(case, policy, case.pieces, case.final_call, case.flush_each, case.max_rows)
 
     assert stats["inputs"] == stats["accepted"] + stats["rejected"], stats
     assert stats["accepted"] == table.num_rows, (stats, table.num_rows)
@@ -190,7 +206,7 @@ def test_fuzz_input(path: pathlib.Path, policy: str) -> None:
         assert stats["inputs"] + stats["blank_lines"] == nlines, stats
     _check_extra(table, arrow_schema(case.id_required))
 
-    if not case.doc_mode and (len(case.pieces) > 1 or case.final_call or case.flush_each):
+    if not case.doc_mode and (len(case.pieces) > 1 or case.final_call or case.flush_each or case.max_rows):
         # the same payload in one call: splitting must not change anything
         stats1, table1, rej1 = _run(case, policy, [case.payload], False, False)
         for k in ("inputs", "accepted", "rejected", "blank_lines", "extra_fields", "lines", "bytes"):

@@ -310,3 +310,7 @@ def test_file_sink_shows_only_whole_files(tmp_path):
             rows.extend(r for fr in eb.iter_frames(fh) for r in fr.batch.to_pylist())
     assert rows == expected_rows(dicts, False)
     assert len(sink.files) > 1
+    for path in sink.files[:-1]:
+        with open(path, "rb") as fh:
+            frames = list(eb.iter_frames(fh, decode=False))
+        assert os.path.getsize(path) <= 50_000 or len(frames) == 1

@@ -51,6 +51,9 @@ from .sinks import MemorySink
 
 __all__ = ["Producer", "RetryPolicy", "BufferFullError", "Outbox"]
 
+_HASH = "__eventbatch_hash"        # internal columns, dropped (or renamed) before framing
+_CONTENT = "__eventbatch_content"
+
 
 class BufferFullError(EventBatchError, TimeoutError):
     """The producer's in-flight bound is reached (``when_full="raise"``, or
@@ -155,6 +158,7 @@ class _Route:
         self.stream_id = stream_id
         self.schema = schema
         self.encoder = Encoder(schema, **enc_kw)
+        self.out_schema: pa.Schema | None = None   # the frames' schema (hash columns settled)
         self.seq = 0
         self.first_add = 0.0            # monotonic time of the oldest pending event
         self.c = collections.Counter()  # received, rejected, deduplicated, delivered, dropped, dead_lettered
@@ -224,6 +228,7 @@ class Producer:
                  producer_id: "uuid.UUID | str | None" = None, max_in_flight_frames: int = 64,
                  max_in_flight_bytes: int = 64 << 20, when_full: str = "block", block_timeout_s: float = 30.0,
                  retry: RetryPolicy | None = None, dead_letter: Any = None, timer: bool = False,
+                 hash_column: str | None = None, volatile_fields: Sequence[str] = (),
                  max_depth: int = 128, max_line_bytes: int = 16 << 20) -> None:
         if isinstance(schema, pa.Schema):
             schema = Schema.from_arrow(schema)
@@ -249,8 +254,16 @@ class Producer:
         self.dead_letter = dead_letter
         self.dead_letters: list[bytes] = []
         self.producer_id = uuid.UUID(str(producer_id)) if producer_id is not None else uuid.uuid4()
-        self._enc_kw = {"max_depth": max_depth, "max_line_bytes": max_line_bytes}
         self._dedup_fields = [dedup_key] if isinstance(dedup_key, str) else list(dedup_key or [])
+        self.hash_column = hash_column
+        # the encoders hash every event while they build the batch: the key
+        # hash (or, without a key, the content hash) and the content hash
+        self._enc_kw = {"max_depth": max_depth, "max_line_bytes": max_line_bytes,
+                        "hash_exclude": tuple(volatile_fields)}
+        if self._dedup_fields or hash_column:
+            self._enc_kw.update(hash_key=self._dedup_fields or None, hash_column=_HASH)
+        if self._dedup_fields:
+            self._enc_kw.update(content_hash_column=_CONTENT)
         self._dedup = None
         if self._dedup_fields:
             from .dedup import Deduplicator, Window
@@ -282,7 +295,7 @@ class Producer:
 
     # -- routes ------------------------------------------------------------------
     def _add_route(self, name: str, schema: Schema) -> _Route:
-        for f in self._dedup_fields if hasattr(self, "_dedup_fields") else []:
+        for f in self._dedup_fields:
             if f not in schema.names:
                 raise ValueError(f"dedup_key field `{f}` is not in the schema of route `{name}`")
         r = _Route(name, len(self._route_order), schema, self._enc_kw)
@@ -440,35 +453,36 @@ class Producer:
                 batch = self._deduplicate(r, batch)
                 if batch.num_rows == 0:
                     continue
-            self._emit(r, batch)
+            self._emit(r, self._settle_columns(batch))
 
-    def _key_hashes(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
-        """The dedup key hash of every row, and which rows have a key (a
-        row whose key fields are all null is never deduplicated)."""
-        from ._core import hash64
-        hashes = None
-        present = np.zeros(batch.num_rows, dtype=bool)
-        for f in self._dedup_fields:
-            col = batch.column(f)
-            h = hash64(col)
-            present |= np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-            if hashes is None:
-                hashes = h
-            else:  # combine in order (hash_combine: golden-ratio constant and shifts)
-                hashes = hashes ^ (h + np.uint64(0x9E3779B97F4A7C15) + (hashes << np.uint64(6))
-                                   + (hashes >> np.uint64(2)))
-        return hashes, present
+    def _settle_columns(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Drop the internal hash columns, or keep the key hash as hash_column."""
+        names = batch.schema.names
+        keep = [i for i, n in enumerate(names) if n not in (_HASH, _CONTENT)]
+        if len(keep) == len(names):
+            return batch
+        arrays = [batch.column(i) for i in keep]
+        fields = [batch.schema.field(i) for i in keep]
+        if self.hash_column and _HASH in names:
+            arrays.append(batch.column(_HASH))
+            fields.append(pa.field(self.hash_column, pa.uint64(), nullable=False))
+        return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
     def _deduplicate(self, r: _Route, batch: pa.RecordBatch) -> pa.RecordBatch:
-        hashes, present = self._key_hashes(batch)
+        """Drop re-sends: the encoders already hashed every event (key and content)."""
+        hashes = batch.column(_HASH).to_numpy()
+        content = batch.column(_CONTENT).to_numpy()
+        present = np.zeros(batch.num_rows, dtype=bool)   # a row without a key is never dropped
+        for f in self._dedup_fields:
+            present |= np.asarray(batch.column(f).is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         times = None
         if self.time_field is not None:
             times = batch.column(self.time_field).cast(pa.int64()).fill_null(0).to_numpy()
         mask = np.ones(batch.num_rows, dtype=bool)
-        if present.all():
-            mask = self._dedup.filter(hashes, times=times)
-        elif present.any():
-            mask[present] = self._dedup.filter(hashes[present], times=None if times is None else times[present])
+        sel = slice(None) if present.all() else present
+        if present.any():
+            mask[sel] = self._dedup.filter(hashes[sel], times=None if times is None else times[sel],
+                                           content=content[sel])
         keep = int(mask.sum())
         r.c["deduplicated"] += batch.num_rows - keep
         if keep == batch.num_rows:

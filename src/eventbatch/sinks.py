@@ -148,14 +148,19 @@ class FileSink:
     def write(self, frames: Sequence[bytes]) -> None:
         with self._lock:
             try:
-                if self._fh is None:
-                    self._open()
-                self._size += write_frames(self._fh, frames)
-                self._fh.flush()
-                if self.fsync:
-                    os.fsync(self._fh.fileno())
-                if self._size >= self.max_file_bytes or time.monotonic() - self._opened >= self.max_file_age_s:
-                    self._roll()
+                for frame in frames:
+                    # a file holds at most max_file_bytes, unless one frame is larger
+                    if self._fh is not None and self._size and self._size + len(frame) > self.max_file_bytes:
+                        self._roll()
+                    if self._fh is None:
+                        self._open()
+                    self._size += write_frames(self._fh, (frame,))
+                if self._fh is not None:
+                    self._fh.flush()
+                    if self.fsync:
+                        os.fsync(self._fh.fileno())
+                    if self._size >= self.max_file_bytes or time.monotonic() - self._opened >= self.max_file_age_s:
+                        self._roll()
             except OSError as e:
                 raise SinkError(f"cannot write frames to {self.directory}: {e.strerror or e}", retryable=True) from e
 

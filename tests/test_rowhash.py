@@ -1,0 +1,101 @@
+"""Per-event hashes computed by the encoder: key hash == hash64 of the key
+column; content hash is blind to key order, whitespace, escaping and number
+spelling, and sees every typed value."""
+
+import json
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import eventbatch as eb
+from eventbatch import gen
+
+SCHEMA = gen.event_schema()
+
+
+def encode(lines, **kw):
+    enc = eb.Encoder(SCHEMA, **kw)
+    enc.extend_ndjson(b"\n".join(lines) + b"\n")
+    return enc.flush()
+
+
+def test_key_hash_equals_hash64_of_the_key_column():
+    data = gen.generate_ndjson(3000, seed=2)
+    enc = eb.Encoder(SCHEMA, hash_key="event_id", hash_column="_hash")
+    enc.extend_ndjson(data, final=True)
+    b = enc.flush()
+    assert b.schema.field("_hash").type == pa.uint64()
+    assert np.array_equal(b.column("_hash").to_numpy(), eb.hash64(b.column("event_id")))
+    enc = eb.Encoder(SCHEMA, hash_key=["event_id", "user_id"], hash_column="h", hash_type="int64")
+    enc.extend(gen.generate_dicts(100, seed=2))
+    b = enc.flush()
+    h1, h2 = eb.hash64(b.column("event_id")), eb.hash64(b.column("user_id"))
+    want = h1 ^ (h2 + np.uint64(0x9E3779B97F4A7C15) + (h1 << np.uint64(6)) + (h1 >> np.uint64(2)))
+    assert np.array_equal(b.column("h").to_numpy().view(np.uint64), want)
+
+
+def reshape(obj, rng):
+    """Same content, another spelling: shuffled keys, whitespace, escapes."""
+    if isinstance(obj, dict):
+        items = list(obj.items())
+        rng.shuffle(items)
+        return "{" + " , ".join(f'{json.dumps(k, ensure_ascii=rng.random() < 0.5)} :\t{reshape(v, rng)}'
+                                for k, v in items) + "}"
+    if isinstance(obj, list):
+        return "[ " + ",".join(reshape(v, rng) for v in obj) + " ]"
+    if isinstance(obj, float) and rng.random() < 0.5:
+        return repr(obj).replace("e+", "E")  # the same double, spelt otherwise
+    return json.dumps(obj, ensure_ascii=rng.random() < 0.5)
+
+
+def test_content_hash_is_blind_to_spelling():
+    rng = random.Random(7)
+    dicts = gen.generate_dicts(2000, seed=3)
+    plain = [json.dumps(d).encode() for d in dicts]
+    other = [reshape(d, rng).encode() for d in dicts]
+    a = encode(plain, content_hash_column="_content")
+    b = encode(other, content_hash_column="_content")
+    assert a.column("event_id").equals(b.column("event_id"))
+    assert a.column("_content").equals(b.column("_content"))
+    enc = eb.Encoder(SCHEMA, content_hash_column="_content")
+    enc.extend(dicts)
+    assert enc.flush().column("_content").equals(a.column("_content"))
+
+
+def test_content_hash_sees_every_value_and_excludes_volatile_fields():
+    base = gen.generate_dicts(1, seed=4)[0]
+    variants = []
+    for key in ("event_id", "user_id", "client_ts", "country"):
+        d = json.loads(json.dumps(base))
+        d[key] = d[key] + (1 if isinstance(d[key], int) else "x")
+        variants.append(d)
+    d = json.loads(json.dumps(base)); d["payload"] = None; variants.append(d)
+    d = json.loads(json.dumps(base)); d["country"] = None; variants.append(d)
+    lines = [json.dumps(x).encode() for x in [base] + variants]
+    h = encode(lines, content_hash_column="c").column("c").to_pylist()
+    assert len(set(h)) == len(h)              # every change changes the hash
+    v = encode(lines, content_hash_column="c", hash_exclude=["client_ts"]).column("c").to_pylist()
+    assert v[0] == v[3] and len(set(v)) == len(v) - 1   # the client_ts change is ignored
+
+
+def test_hash_options_are_checked():
+    with pytest.raises(eb.SchemaError):
+        eb.Encoder(SCHEMA, hash_key="nope", hash_column="_hash")
+    with pytest.raises(eb.SchemaError):
+        eb.Encoder(SCHEMA, hash_column="event_id")
+    with pytest.raises(ValueError):
+        eb.Encoder(SCHEMA, hash_column="_h", hash_type="uint32")
+
+
+def test_rejected_rows_do_not_shift_hashes():
+    data = gen.generate_ndjson(2000, seed=6, malformed_rate=0.1)
+    enc = eb.Encoder(SCHEMA, hash_key="event_id", hash_column="_hash", content_hash_column="_c")
+    tail = b""
+    for i in range(0, len(data), 7777):
+        tail = enc.extend_ndjson(tail + data[i:i + 7777])
+    enc.extend_ndjson(tail, final=True)
+    b = enc.flush()
+    b.validate(full=True)
+    assert np.array_equal(b.column("_hash").to_numpy(), eb.hash64(b.column("event_id")))
