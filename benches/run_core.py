@@ -567,15 +567,20 @@ def summarise(results: list[dict], n: int, nbytes: int) -> None:
         r["best_events_per_s"] = n / r["min_s"]
         r["median_mb_per_s"] = nbytes / med / 1e6
         r["cpu_over_wall"] = sum(r["cpu_s"]) / sum(r["wall_s"])
+        # CPU time of the whole process: less sensitive to other users' jobs on a shared
+        # machine, but for a multi-threaded run it is the sum over threads.
+        r["median_events_per_cpu_s"] = n / max(statistics.median(r["cpu_s"]), 1e-9)
         if r.get("baseline"):
-            base[r["scenario"]] = r["median_events_per_s"]
+            base[r["scenario"]] = r
         if r["library"] == "eventbatch":
-            ebr[r["scenario"]] = r["median_events_per_s"]
+            ebr[r["scenario"]] = r
     for r in results:
         if "median_events_per_s" in r:
-            rate = r["median_events_per_s"]
-            r["ratio_vs_eventbatch"] = rate / ebr[r["scenario"]] if r["scenario"] in ebr else None
-            r["ratio_vs_baseline"] = rate / base[r["scenario"]] if r["scenario"] in base else None
+            sc = r["scenario"]
+            rate, crate = r["median_events_per_s"], r["median_events_per_cpu_s"]
+            r["ratio_vs_eventbatch"] = rate / ebr[sc]["median_events_per_s"] if sc in ebr else None
+            r["ratio_vs_baseline"] = rate / base[sc]["median_events_per_s"] if sc in base else None
+            r["cpu_ratio_vs_baseline"] = crate / base[sc]["median_events_per_cpu_s"] if sc in base else None
 
 
 def targets(results: list[dict]) -> list[tuple[str, str, str]]:
@@ -591,11 +596,14 @@ def targets(results: list[dict]) -> list[tuple[str, str, str]]:
         r = find(scenario, "eventbatch")
         if "median_events_per_s" in r:
             rate, ratio = r["median_events_per_s"], r.get("ratio_vs_baseline")
-            rows.append((f"{what} >= 1,000,000 events/s", f"{rate:,.0f} events/s (median)",
-                         "met" if rate >= TARGET_RATE else f"NOT met ({rate / TARGET_RATE:.2f}x of target)"))
+            rows.append((f"{what} >= 1,000,000 events/s",
+                         f"{rate:,.0f} events/s (median wall; {r['median_events_per_cpu_s']:,.0f} "
+                         "per CPU-second)",
+                         "met" if rate >= TARGET_RATE else f"NOT met ({rate / TARGET_RATE:.1%} of the target rate)"))
             if ratio is not None:
-                rows.append((f"{what} >= 5x {peer}", f"{ratio:.2f}x (median/median)",
-                             "met" if ratio >= 5 else f"NOT met ({ratio / 5:.2f} of the 5x target)"))
+                rows.append((f"{what} >= 5x {peer}",
+                             f"{ratio:.2f}x (median/median wall; {r['cpu_ratio_vs_baseline']:.2f}x by CPU time)",
+                             "met" if ratio >= 5 else f"NOT met ({ratio / 5:.1%} of the 5x target)"))
             else:
                 rows.append((f"{what} >= 5x {peer}", "baseline missing", "not measured"))
         else:
@@ -604,7 +612,7 @@ def targets(results: list[dict]) -> list[tuple[str, str, str]]:
     if r2.get("ratio_vs_baseline") is not None:
         ratio = r2["ratio_vs_baseline"]
         rows.append(("read_ndjson threads=2 >= 1.8x threads=1", f"{ratio:.2f}x (median/median)",
-                     "met" if ratio >= 1.8 else f"NOT met ({ratio / 1.8:.2f} of the 1.8x target)"))
+                     "met" if ratio >= 1.8 else f"NOT met ({ratio / 1.8:.1%} of the 1.8x target)"))
     else:
         reason = r2.get("skipped") or r2.get("error") or "not run"
         rows.append(("read_ndjson threads=2 >= 1.8x threads=1", f"skipped: {reason}", "not measured"))
@@ -659,7 +667,9 @@ def markdown(meta: dict, results: list[dict]) -> str:
              "NDJSON bytes (10^6) ÷ median time (for dicts: the bytes of the equivalent NDJSON); "
              "*÷ eventbatch*, *÷ baseline* = this row's median rate ÷ that row's median rate "
              "(baseline: pyarrow.json.read_json for NDJSON, pa.RecordBatch.from_pylist for dicts, "
-             "threads=1 for read_ndjson); *CPU÷wall* > 1 means more than one core busy; "
+             "threads=1 for read_ndjson); *events/CPU-s* = events ÷ median process CPU time (less "
+             "sensitive to other jobs on a shared machine; summed over threads); *CPU÷wall* > 1 means "
+             "more than one core busy, < 1 means the process waited (I/O, or other jobs took the CPU); "
              "*peak RSS* = VmHWM of the worker (not ru_maxrss: it survives exec and would show the "
              "parent's peak); *input RSS* = its RSS after imports and loading the "
              "input, before the warm-up (peak RSS includes it); "
@@ -668,17 +678,18 @@ def markdown(meta: dict, results: list[dict]) -> str:
     L.append("")
     L.append("| scenario | library | operation | median events/s | best events/s | median MB/s | events/CPU-s | "
              "÷ eventbatch | ÷ baseline | CPU÷wall | peak RSS MiB | input RSS MiB | correct |")
-    L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         title = SCENARIO_TITLES[r["scenario"]]
         lib = r["library"] + (" (baseline)" if r.get("baseline") else "")
         if "median_events_per_s" not in r:
             why = r.get("skipped") and f"skipped: {r['skipped']}" or f"error: {r.get('error')}"
-            L.append(f"| {title} | {lib} | `{r['description']}` | {why} | | | | | | | | |")
+            L.append(f"| {title} | {lib} | `{r['description']}` | {why} | | | | | | | | | |")
             continue
         L.append(
             f"| {title} | {lib} | `{r['description']}` | {r['median_events_per_s']:,.0f} | "
             f"{r['best_events_per_s']:,.0f} | {r['median_mb_per_s']:,.1f} | "
+            f"{r['median_events_per_cpu_s']:,.0f} | "
             f"{_fmt_ratio(r['ratio_vs_eventbatch'])} | {_fmt_ratio(r['ratio_vs_baseline'])} | "
             f"{r['cpu_over_wall']:.2f} | {r['peak_rss_bytes'] / 2**20:,.0f} | "
             f"{r['rss_loaded_bytes'] / 2**20:,.0f} | {_correct_cell(r)} |")

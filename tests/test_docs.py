@@ -12,6 +12,7 @@ import eventbatch
 from eventbatch import _core
 
 MODULES = ["eventbatch.schema", "eventbatch.encoder", "eventbatch.readers", "eventbatch.errors",
+           "eventbatch.producer", "eventbatch.sinks", "eventbatch.frames", "eventbatch.dedup",
            "eventbatch._infer", "eventbatch.gen"]
 
 
