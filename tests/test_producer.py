@@ -314,3 +314,45 @@ def test_file_sink_shows_only_whole_files(tmp_path):
         with open(path, "rb") as fh:
             frames = list(eb.iter_frames(fh, decode=False))
         assert os.path.getsize(path) <= 50_000 or len(frames) == 1
+
+
+class AsyncMemory:
+    """An asyncio sink that checks it always runs on one event loop."""
+
+    def __init__(self):
+        self.frames = []
+        self.loops = set()
+        self.closed = False
+
+    async def write(self, frames):
+        import asyncio
+        self.loops.add(id(asyncio.get_running_loop()))
+        await asyncio.sleep(0)
+        self.frames.extend(frames)
+
+    async def close(self):
+        self.closed = True
+
+
+def test_async_sink_runs_on_one_loop():
+    sink = AsyncMemory()
+    assert isinstance(sink, eb.AsyncSink)
+    dicts = gen.generate_dicts(1000, seed=15)
+    with eb.Producer(SCHEMA, sink, max_rows=50) as p:
+        p.add_many(dicts)
+    assert sink.closed and len(sink.loops) == 1
+    assert decoded_rows(sink.frames) == expected_rows(dicts, False)
+
+
+def test_hash_column_goes_out_when_asked():
+    sent = []
+    dicts = gen.generate_dicts(300, seed=16, dup_rate=0.1, dup_window=50)
+    with eb.Producer(SCHEMA, eb.CallbackSink(sent.extend), dedup_key="event_id", hash_column="_hash",
+                     max_rows=64) as p:
+        p.add_many(dicts)
+    batches = [eb.decode_frame(f).batch for f in sent]
+    assert all(b.schema.names[-1] == "_hash" for b in batches)
+    t = pa.Table.from_batches(batches)
+    assert t.column("_hash").to_pylist() == list(eb.hash64(t.column("event_id")))
+    st = p._dedup.stats()
+    assert st["resends"] == p.stats()["total"]["deduplicated"] > 0 and st["conflicts"] == 0

@@ -284,7 +284,7 @@ class Producer:
         self._unknown = collections.Counter()       # rejected for an unknown route
         self._unknown_rejected: list[pa.RecordBatch] = []
         self.outbox = Outbox(max_in_flight_frames, max_in_flight_bytes)
-        self._async = inspect.iscoroutinefunction(getattr(sink, "write", None))
+        self._loop: asyncio.AbstractEventLoop | None = None   # used by the sender thread, then close()
         self._sender = threading.Thread(target=self._send_loop, name="eventbatch-sender", daemon=True)
         self._sender.start()
         self._timer = None
@@ -535,9 +535,16 @@ class Producer:
             except Exception:  # a failing callback must not stop delivery
                 pass
 
+    def _run_async(self, coro: Any) -> Any:
+        """Run a coroutine of an AsyncSink on the producer's own event loop
+        (one loop for the producer's life: async clients bind to their loop)."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
     def _sink_write(self, sink: Any, frames: list[bytes]) -> None:
         if inspect.iscoroutinefunction(getattr(sink, "write", None)):
-            asyncio.run(sink.write(frames))
+            self._run_async(sink.write(frames))
         else:
             sink.write(frames)
 
@@ -623,9 +630,11 @@ class Producer:
             for s in (self.sink, self.dead_letter):
                 if s is not None and hasattr(s, "close"):
                     if inspect.iscoroutinefunction(s.close):
-                        asyncio.run(s.close())
+                        self._run_async(s.close())
                     else:
                         s.close()
+            if self._loop is not None:
+                self._loop.close()
 
     def __enter__(self) -> "Producer":
         return self
