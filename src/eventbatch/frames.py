@@ -41,6 +41,7 @@ except ImportError:  # the compiled core predates hash64: use the slow, readable
 __all__ = [
     "encode_frame",
     "decode_frame",
+    "restamp",
     "peek_header",
     "schema_fingerprint",
     "iter_frames",
@@ -235,6 +236,20 @@ def encode_frame(batch: pa.RecordBatch, *, producer_id: "uuid.UUID | bytes | str
                           fingerprint, batch.num_rows, min_time, max_time, len(body),
                           _xxh64(body))
     return b"".join((fields, _U64.pack(_xxh64(fields)), body))
+
+
+def restamp(frame: bytes, seq: int) -> bytes:
+    """The same frame with another sequence number (header checksum redone).
+
+    Lets a producer encode a batch before it knows which sequence number the
+    frame will get, without encoding it twice.
+    """
+    view = _view(frame)
+    header = _parse_header(view)
+    seq = _check_uint("seq", seq, 64)
+    fields = bytearray(view[: header.header_length - 8])
+    struct.pack_into("<Q", fields, 40, seq)
+    return b"".join((bytes(fields), _U64.pack(_xxh64(bytes(fields))), view[header.header_length:]))
 
 
 def _producer_bytes(producer_id: Any) -> bytes:

@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from .encoder import REJECTED_SCHEMA, Encoder
 from .errors import EventBatchError, SinkError
-from .frames import FrameHeader, encode_frame, peek_header
+from .frames import FrameHeader, encode_frame, peek_header, restamp
 from .schema import Field, Schema
 from .sinks import MemorySink
 
@@ -76,18 +76,19 @@ class RetryPolicy:
 
 
 class Outbox:
-    """Bounded FIFO of encoded frames between the producer and its sender.
+    """Bounded FIFO of cut batches between the adding threads and the sender.
 
-    Bounds: at most ``max_frames`` frames and ``max_bytes`` bytes are queued
-    or in flight (a single frame larger than ``max_bytes`` is still admitted
-    when the outbox is empty, so it cannot deadlock).
+    Bounds: at most ``max_frames`` batches (each becomes one frame, or a few
+    when it turns out over ``max_bytes``) and ``max_bytes`` bytes of Arrow
+    data are queued or in flight; a single batch larger than ``max_bytes``
+    is still admitted when the outbox is empty, so it cannot deadlock.
     """
 
     def __init__(self, max_frames: int, max_bytes: int) -> None:
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self._q: collections.deque[tuple[bytes, FrameHeader, str]] = collections.deque()
-        self._frames = 0          # queued + in flight
+        self._q: collections.deque[tuple[pa.RecordBatch, str]] = collections.deque()
+        self._items = 0           # queued + in flight
         self._bytes = 0
         self._rows: collections.Counter[str] = collections.Counter()
         # rows that left the outbox, by (route, outcome): counted under the
@@ -97,26 +98,27 @@ class Outbox:
         self._closed = False
 
     def has_room(self, size: int) -> bool:
-        return self._frames == 0 or (self._frames < self.max_frames and self._bytes + size <= self.max_bytes)
+        return self._items == 0 or (self._items < self.max_frames and self._bytes + size <= self.max_bytes)
 
-    def put(self, frame: bytes, header: FrameHeader, route: str, timeout: float | None) -> bool:
-        """Queue a frame; False when no room came within timeout (0: don't wait)."""
+    def put(self, batch: pa.RecordBatch, route: str, timeout: float | None) -> bool:
+        """Queue a batch; False when no room came within timeout (0: don't wait)."""
+        size = batch.nbytes
         with self._cv:
             deadline = None if timeout is None else time.monotonic() + timeout
-            while not self.has_room(len(frame)):
+            while not self.has_room(size):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
                 self._cv.wait(remaining)
-            self._q.append((frame, header, route))
-            self._frames += 1
-            self._bytes += len(frame)
-            self._rows[route] += header.row_count
+            self._q.append((batch, route))
+            self._items += 1
+            self._bytes += size
+            self._rows[route] += batch.num_rows
             self._cv.notify_all()
             return True
 
-    def take(self, max_n: int) -> list[tuple[bytes, FrameHeader, str]]:
-        """Up to max_n frames (they stay counted until ack); [] once closed and empty."""
+    def take(self, max_n: int) -> list[tuple[pa.RecordBatch, str]]:
+        """Up to max_n batches (they stay counted until done); [] once closed and empty."""
         with self._cv:
             while not self._q and not self._closed:
                 self._cv.wait()
@@ -125,14 +127,14 @@ class Outbox:
                 out.append(self._q.popleft())
             return out
 
-    def ack(self, items: Sequence[tuple[bytes, FrameHeader, str]], outcome: str = "delivered") -> None:
-        """The sink took the frames (or they went to the dead letter: outcome)."""
+    def done_with(self, item: tuple[pa.RecordBatch, str], outcome: str) -> None:
+        """The batch's frames were delivered (or dead-lettered: outcome)."""
+        batch, route = item
         with self._cv:
-            for frame, header, route in items:
-                self._frames -= 1
-                self._bytes -= len(frame)
-                self._rows[route] -= header.row_count
-                self.done[(route, outcome)] += header.row_count
+            self._items -= 1
+            self._bytes -= batch.nbytes
+            self._rows[route] -= batch.num_rows
+            self.done[(route, outcome)] += batch.num_rows
             self._cv.notify_all()
 
     def snapshot(self) -> tuple[dict, dict]:
@@ -142,7 +144,7 @@ class Outbox:
 
     def wait_empty(self, timeout: float | None) -> bool:
         with self._cv:
-            return self._cv.wait_for(lambda: self._frames == 0, timeout)
+            return self._cv.wait_for(lambda: self._items == 0, timeout)
 
     def close(self) -> None:
         with self._cv:
@@ -158,7 +160,7 @@ class _Route:
         self.stream_id = stream_id
         self.schema = schema
         self.encoder = Encoder(schema, **enc_kw)
-        self.out_schema: pa.Schema | None = None   # the frames' schema (hash columns settled)
+        self.overhead: int | None = None   # bytes of a frame with no rows (header + schema)
         self.seq = 0
         self.first_add = 0.0            # monotonic time of the oldest pending event
         self.c = collections.Counter()  # received, rejected, deduplicated, delivered, dropped, dead_lettered
@@ -268,8 +270,9 @@ class Producer:
         if self._dedup_fields:
             from .dedup import Deduplicator, Window
             self._dedup = Deduplicator(dedup_window or Window(max_keys=1_000_000))
-        self._bpr: float | None = None   # frame bytes per row, learned
-        self._lock = threading.RLock()
+        self._bpr: float | None = None   # frame bytes per row, learned by the sender
+        self._lock = threading.RLock()     # add paths and batch state
+        self._seq_lock = threading.Lock()  # sequence numbers (sender, and drops)
         self._closed = False
         self.route_by = route_by
         self.unknown_route = unknown_route
@@ -350,7 +353,8 @@ class Producer:
         """Rows that still fit in the route's current batch."""
         limit = self.max_rows
         if self._bpr:
-            limit = min(limit, max(1, int(self.max_bytes / self._bpr)))
+            budget = (self.max_bytes - (r.overhead or 0)) * 0.98
+            limit = min(limit, max(1, int(budget / self._bpr)))
         return limit - r.pending_rows()
 
     def _note_add(self, r: _Route, before: dict) -> None:
@@ -490,35 +494,50 @@ class Producer:
         return batch.filter(pa.array(mask))
 
     def _emit(self, r: _Route, batch: pa.RecordBatch) -> None:
-        frame = self._encode(r, batch)
-        # keep frames within a few percent of max_bytes: split a batch found over
-        if len(frame) > self.max_bytes * 1.05 and batch.num_rows > 1:
-            r.seq -= 1
-            half = batch.num_rows // 2
-            self._emit(r, batch.slice(0, half))
-            self._emit(r, batch.slice(half))
-            return
-        rows = batch.num_rows
-        bpr = len(frame) / rows
-        self._bpr = bpr if self._bpr is None else 0.8 * self._bpr + 0.2 * bpr
-        header = peek_header(frame)
+        """Queue a cut batch for the sender (which frames it), or drop it at the bound."""
         timeout = 0 if self.when_full != "block" else self.block_timeout_s
-        if not self.outbox.put(frame, header, r.name, timeout):
-            if self.when_full == "drop_newest":
-                r.c["dropped"] += rows
-                self._deliver_cb(header, BufferFullError("in-flight bound reached: frame dropped"))
-                return
-            # the frame is not lost: account for it as dropped, then raise
-            r.c["dropped"] += rows
-            self._deliver_cb(header, BufferFullError("in-flight bound reached"))
-            raise BufferFullError(f"in-flight bound reached ({self.outbox.max_frames} frames / "
-                                  f"{self.outbox.max_bytes} bytes); {rows} rows dropped")
+        if self.outbox.put(batch, r.name, timeout):
+            return
+        # not queued: account for its rows as dropped, tell on_delivery, then raise or go on
+        r.c["dropped"] += batch.num_rows
+        header = peek_header(self._frame(r, batch))
+        if self.when_full == "drop_newest":
+            self._deliver_cb(header, BufferFullError("in-flight bound reached: frame dropped"))
+            return
+        self._deliver_cb(header, BufferFullError("in-flight bound reached"))
+        raise BufferFullError(f"in-flight bound reached ({self.outbox.max_frames} frames / "
+                              f"{self.outbox.max_bytes} bytes); {batch.num_rows} rows dropped")
 
-    def _encode(self, r: _Route, batch: pa.RecordBatch) -> bytes:
-        frame = encode_frame(batch, producer_id=self.producer_id, stream_id=r.stream_id, seq=r.seq,
+    def _frame(self, r: _Route, batch: pa.RecordBatch) -> bytes:
+        """One frame, with the route's next sequence number."""
+        return encode_frame(batch, producer_id=self.producer_id, stream_id=r.stream_id,
+                            seq=self._next_seq(r), codec=self.codec,
+                            time_column=self._time_column(batch))
+
+    def _frames(self, r: _Route, batch: pa.RecordBatch) -> list[bytes]:
+        """Frames of a batch, each within a few percent of max_bytes: a batch
+        whose frame is found over is cut into as many slices as its size
+        asks for.  Each batch is encoded once (then given its sequence
+        number); only an oversize one is encoded again, in slices."""
+        rows = batch.num_rows
+        frame = encode_frame(batch, producer_id=self.producer_id, stream_id=r.stream_id, seq=0,
                              codec=self.codec, time_column=self._time_column(batch))
-        r.seq += 1
-        return frame
+        if r.overhead is None:   # header + schema message: every frame of the route pays it
+            empty = pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in batch.schema],
+                                               schema=batch.schema)
+            r.overhead = len(encode_frame(empty, producer_id=self.producer_id, seq=0, codec=self.codec))
+        bpr = max(len(frame) - r.overhead, 1) / rows
+        self._bpr = bpr if self._bpr is None else 0.8 * self._bpr + 0.2 * bpr
+        if len(frame) <= self.max_bytes * 1.05 or rows == 1:
+            return [restamp(frame, self._next_seq(r))]
+        per = max(1, int((self.max_bytes - r.overhead) * 0.98 / bpr))
+        return [self._frame(r, batch.slice(i, per)) for i in range(0, rows, per)]
+
+    def _next_seq(self, r: _Route) -> int:
+        with self._seq_lock:
+            seq = r.seq
+            r.seq += 1
+            return seq
 
     def _time_column(self, batch: pa.RecordBatch) -> str | None:
         if self.time_field and self.time_field in batch.schema.names:
@@ -555,18 +574,20 @@ class Producer:
             items = self.outbox.take(16)
             if not items:
                 return
-            self._send(items)
+            for item in items:
+                batch, route = item
+                frames = self._frames(self._routes[route], batch)
+                self._send(item, frames)
 
-    def _send(self, items: list) -> None:
-        frames = [f for f, _, _ in items]
+    def _send(self, item: tuple, frames: list[bytes]) -> None:
         start = time.monotonic()
         attempt = 0
         while True:
             try:
                 self._sink_write(self.sink, frames)
-                self.outbox.ack(items, "delivered")
-                for _, h, _ in items:
-                    self._deliver_cb(h, None)
+                self.outbox.done_with(item, "delivered")
+                for f in frames:
+                    self._deliver_cb(peek_header(f), None)
                 return
             except Exception as e:  # noqa: BLE001 - every failure is accounted for below
                 err = e if isinstance(e, SinkError) else \
@@ -577,11 +598,10 @@ class Producer:
                     time.sleep(sleep)
                     attempt += 1
                     continue
-                self._to_dead_letter(items, err)
+                self._to_dead_letter(item, frames, err)
                 return
 
-    def _to_dead_letter(self, items: list, err: Exception) -> None:
-        frames = [f for f, _, _ in items]
+    def _to_dead_letter(self, item: tuple, frames: list[bytes], err: Exception) -> None:
         if self.dead_letter is not None:
             try:
                 self._sink_write(self.dead_letter, frames)
@@ -589,9 +609,9 @@ class Producer:
                 self.dead_letters.extend(frames)   # never silently away
         else:
             self.dead_letters.extend(frames)
-        self.outbox.ack(items, "dead_lettered")
-        for _, h, _ in items:
-            self._deliver_cb(h, err)
+        self.outbox.done_with(item, "dead_lettered")
+        for f in frames:
+            self._deliver_cb(peek_header(f), err)
 
     def _timer_loop(self) -> None:
         period = max(self.linger_s / 2, 0.001)
