@@ -137,4 +137,82 @@ static int eb_row_hashes(const eb_node *root, const int *keys, int nkeys, const 
     return 0;
 }
 
+/* Keep the slots i of n (i < n->len) with keep[i] set, in order, moving
+ * values down in place (a slot only ever moves to a lower index, and each
+ * offset is read before any write can reach it).  Children of a struct hold
+ * the struct's length (the tree is synced first); a list's items follow the
+ * list's rows.  Returns 0 or -1 (memory for a list's item mask). */
+static int eb_compact(eb_node *n, const uint8_t *keep) {
+    const int64_t len = n->len;
+    int64_t j = 0;
+    int r;
+    if (n->kind == EB_STRUCT) {
+        for (int c = 0; c < n->nchild; c++)
+            if ((r = eb_compact(n->child[c], keep))) return r;
+    } else if (n->kind == EB_LIST) {
+        eb_node *item = n->child[0];
+        int64_t items = eb_offs_at(n, len);
+        uint8_t *ik = (uint8_t *)malloc((size_t)(items ? items : 1));
+        if (!ik) return -1;
+        for (int64_t i = 0; i < len; i++) {
+            int32_t a = eb_offs_at(n, i), b = eb_offs_at(n, i + 1);
+            if (b > a) memset(ik + a, keep[i] ? 1 : 0, (size_t)(b - a));
+        }
+        r = eb_compact(item, ik);
+        free(ik);
+        if (r) return r;
+    }
+    switch (n->kind) {
+    case EB_STRING: case EB_BINARY: case EB_JSON: case EB_LIST: {
+        int32_t s0 = eb_offs_at(n, 0), pos = 0;
+        for (int64_t i = 0; i < len; i++) {
+            int32_t e = eb_offs_at(n, i + 1);   /* read before offs[j + 1] is written */
+            if (keep[i]) {
+                int32_t k = e - s0;
+                if (n->kind != EB_LIST && k && pos != s0) memmove(n->data.p + pos, n->data.p + s0, (size_t)k);
+                pos += k;
+                memcpy(n->offs.p + 4 * (size_t)(j + 1), &pos, 4);
+                j++;
+            }
+            s0 = e;
+        }
+        if (n->kind != EB_LIST) n->data.len = (size_t)pos;
+        n->offs.len = 4 * (size_t)(j + 1);
+        break;
+    }
+    case EB_BOOL:
+        for (int64_t i = 0; i < len; i++) {
+            if (!keep[i]) continue;
+            uint8_t bit = (n->data.p[i >> 3] >> (i & 7)) & 1, m = (uint8_t)(1u << (j & 7));
+            if (bit) n->data.p[j >> 3] |= m; else n->data.p[j >> 3] &= (uint8_t)~m;
+            j++;
+        }
+        n->data.len = (size_t)((j + 7) >> 3);
+        break;
+    case EB_STRUCT:
+        for (int64_t i = 0; i < len; i++) j += keep[i] != 0;
+        break;
+    default: {
+        const size_t w = (size_t)n->width;
+        for (int64_t i = 0; i < len; i++) {
+            if (!keep[i]) continue;
+            if (j != i) memcpy(n->data.p + (size_t)j * w, n->data.p + (size_t)i * w, w);
+            j++;
+        }
+        n->data.len = (size_t)j * w;
+    }
+    }
+    /* validity, the same way */
+    int64_t v = 0;
+    for (int64_t i = 0; i < len; i++) {
+        if (!keep[i]) continue;
+        uint8_t bit = (n->valid.p[i >> 3] >> (i & 7)) & 1, m = (uint8_t)(1u << (v & 7));
+        if (bit) n->valid.p[v >> 3] |= m; else n->valid.p[v >> 3] &= (uint8_t)~m;
+        v++;
+    }
+    n->valid.len = (size_t)((v + 7) >> 3);
+    n->len = v;
+    return 0;
+}
+
 #endif

@@ -8,6 +8,7 @@ from libc.stdint cimport INT64_MAX
 cdef extern from "eb_rowhash.h" nogil:
     int eb_row_hashes(const eb_node *root, const int *keys, int nkeys, const uint8_t *skip,
                       uint64_t *out)
+    int eb_compact(eb_node *n, const uint8_t *keep)
 
 import numpy as np
 
@@ -81,6 +82,8 @@ cdef class CoreEncoder:
     cdef object _hash_keys, _hash_skip    # row hashes: key field indexes, content skip mask
     cdef int _hash_key_col, _hash_content_col
     cdef bint _hash_signed
+    cdef object _row_filter
+    cdef int _time_index
 
     def __cinit__(self, *args, **kwargs):
         memset(&self.e, 0, sizeof(eb_enc))
@@ -178,6 +181,7 @@ cdef class CoreEncoder:
         _init_leaf(&self.e.rej.path, EB_STRING, 0, 5)
         _init_leaf(&self.e.rej.message, EB_STRING, 0, 6)
         self.e.stop_rows = INT64_MAX
+        self._time_index = -1
         if eb_enc_init_locale(&self.e):
             raise MemoryError("cannot create the C locale")
         self._set_source("<ndjson>")
@@ -354,6 +358,8 @@ cdef class CoreEncoder:
         if eb_sync_tree(root):
             raise MemoryError()
         hashes = self._row_hashes(rows)   # from the buffers, before Arrow takes them
+        if self._row_filter is not None and rows:
+            hashes = self._filter_rows(hashes, rows)
         arrays = [_node_array(root.child[i], self._types) for i in range(root.nchild)]
         if self.e.extra != NULL:
             arrays.append(_node_array(self.e.extra, self._types))
@@ -373,6 +379,70 @@ cdef class CoreEncoder:
         self._hash_key_col = key_column
         self._hash_content_col = content_column
         self._hash_signed = signed
+
+    def _set_row_filter(self, callback, int time_index=-1):
+        """callback(key_hash, content_hash, key_present) -> numpy bool mask
+        (or None to keep all): rows to keep, applied to every batch before
+        Arrow sees it (the producer's dedup).  Arguments are numpy arrays of
+        the hash columns set up by _set_hashing (None when absent)."""
+        self._row_filter = callback
+        self._time_index = time_index
+
+    cdef object _times_ms(self, int64_t rows):
+        """Event times (ms since the epoch) from the top-level time field, or None."""
+        cdef eb_node *tn
+        if self._time_index < 0:
+            return None
+        tn = self.e.root.child[self._time_index]
+        if tn.width == 8:
+            t = np.frombuffer((<char *>tn.data.p)[:rows * 8], dtype=np.int64).copy()
+        elif tn.width == 4:
+            t = np.frombuffer((<char *>tn.data.p)[:rows * 4], dtype=np.int32).astype(np.int64)
+        else:
+            return None
+        if tn.kind == EB_TIMESTAMP:
+            t = t * 1000 if tn.unit == 0 else (t // 1000 if tn.unit == 2 else (t // 1000000 if tn.unit == 3 else t))
+        elif tn.kind == EB_DATE32:
+            t = t * 86400000
+        bits = np.frombuffer((<char *>tn.valid.p)[:(rows + 7) >> 3], dtype=np.uint8)
+        valid = np.unpackbits(bits, bitorder="little", count=rows).astype(bool)
+        t[~valid] = 0
+        return t
+
+    cdef list _filter_rows(self, list hashes, int64_t rows):
+        cdef int i
+        cdef uint8_t[::1] keep
+        cdef eb_node *root = self.e.root
+        cdef eb_node *kn
+        cdef int64_t r
+        key = hashes[0] if self._hash_key_col else None
+        content = hashes[-1] if self._hash_content_col else None
+        present = None
+        if self._hash_key_col and len(self._hash_keys):
+            present = np.zeros(rows, dtype=bool)
+            for i in self._hash_keys:
+                kn = root.child[i]
+                bits = np.frombuffer((<char *>kn.valid.p)[:(rows + 7) >> 3], dtype=np.uint8)
+                present |= np.unpackbits(bits, bitorder="little", count=rows).astype(bool)
+        mask = self._row_filter(None if key is None else key.to_numpy(),
+                                None if content is None else content.to_numpy(), present,
+                                self._times_ms(rows))
+        if mask is None:
+            return hashes
+        mask = np.ascontiguousarray(mask, dtype=np.uint8)
+        if mask.shape[0] != rows:
+            raise ValueError(f"row filter returned {mask.shape[0]} flags for {rows} rows")
+        if mask.all():
+            return hashes
+        keep = mask
+        with nogil:
+            r = eb_compact(root, &keep[0])
+            if r == 0 and self.e.extra != NULL:
+                r = eb_compact(self.e.extra, &keep[0])
+        if r:
+            raise MemoryError()
+        sel = mask.astype(bool)
+        return [pa.array(h.to_numpy()[sel]) for h in hashes]
 
     cdef list _row_hashes(self, int64_t rows):
         cdef int[::1] keys

@@ -68,6 +68,8 @@ def arrow_schema(id_required: bool) -> pa.Schema:
         ]))),
         _json_field("j"),
         ("w\u00e9\"ird", pa.struct([("q", pa.int64())])),
+        ("event_ts", pa.int64()),
+        ("a_much_longer_field_name", pa.string()),
     ])
 
 

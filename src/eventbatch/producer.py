@@ -302,6 +302,12 @@ class Producer:
             if f not in schema.names:
                 raise ValueError(f"dedup_key field `{f}` is not in the schema of route `{name}`")
         r = _Route(name, len(self._route_order), schema, self._enc_kw)
+        if self._dedup is not None:
+            # the encoder drops re-sends from its own buffers before Arrow sees them
+            tidx = schema.names.index(self.time_field) if self.time_field in schema.names else -1
+            r.encoder._set_row_filter(
+                lambda key, content, present, times, r=r: self._dedup_rows(r, key, content, present, times),
+                tidx)
         self._routes[name] = r
         self._route_order.append(name)
         return r
@@ -453,10 +459,6 @@ class Producer:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            if self._dedup is not None:
-                batch = self._deduplicate(r, batch)
-                if batch.num_rows == 0:
-                    continue
             self._emit(r, self._settle_columns(batch))
 
     def _settle_columns(self, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -472,26 +474,19 @@ class Producer:
             fields.append(pa.field(self.hash_column, pa.uint64(), nullable=False))
         return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
-    def _deduplicate(self, r: _Route, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """Drop re-sends: the encoders already hashed every event (key and content)."""
-        hashes = batch.column(_HASH).to_numpy()
-        content = batch.column(_CONTENT).to_numpy()
-        present = np.zeros(batch.num_rows, dtype=bool)   # a row without a key is never dropped
-        for f in self._dedup_fields:
-            present |= np.asarray(batch.column(f).is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        times = None
-        if self.time_field is not None:
-            times = batch.column(self.time_field).cast(pa.int64()).fill_null(0).to_numpy()
-        mask = np.ones(batch.num_rows, dtype=bool)
-        sel = slice(None) if present.all() else present
-        if present.any():
-            mask[sel] = self._dedup.filter(hashes[sel], times=None if times is None else times[sel],
-                                           content=content[sel])
-        keep = int(mask.sum())
-        r.c["deduplicated"] += batch.num_rows - keep
-        if keep == batch.num_rows:
-            return batch
-        return batch.filter(pa.array(mask))
+    def _dedup_rows(self, r: _Route, key: np.ndarray, content: np.ndarray, present: np.ndarray,
+                    times: np.ndarray | None) -> np.ndarray:
+        """Keep-mask of a batch being cut: first occurrences in the window
+        (event time from ``time_field`` in ms, else wall time).  A row
+        without a key (all key fields null) is never dropped."""
+        mask = np.ones(len(key), dtype=bool)
+        if present.all():
+            mask = self._dedup.filter(key, times=times, content=content)
+        elif present.any():
+            mask[present] = self._dedup.filter(key[present], times=None if times is None else times[present],
+                                               content=content[present])
+        r.c["deduplicated"] += int(len(mask) - mask.sum())
+        return mask
 
     def _emit(self, r: _Route, batch: pa.RecordBatch) -> None:
         """Queue a cut batch for the sender (which frames it), or drop it at the bound."""
