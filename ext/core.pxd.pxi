@@ -24,7 +24,7 @@ cdef extern from "eb_json.h" nogil:
         uint32_t *name_lens
         uint32_t *htab
         uint32_t hmask
-        uint32_t *seen
+        uint64_t *seen
         int32_t *slot
         int guess
         int nreq
@@ -51,7 +51,7 @@ cdef extern from "eb_json.h" nogil:
         int frame_cap
         eb_frame *frames
         uint8_t *cstack
-        uint32_t gen
+        uint64_t gen
         eb_buf scratch
         eb_buf members
         eb_buf keys

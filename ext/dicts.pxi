@@ -27,7 +27,7 @@ cdef extern from "Python.h":
     void PyBuffer_Release(Py_buffer *view)
 
 cdef extern from "eb_json.h" nogil:
-    uint32_t eb_next_gen(eb_enc *e)
+    uint64_t eb_next_gen(eb_enc *e)
     int eb_append_null_fast(eb_node *n)
     bint eb_key_eq(const uint8_t *a, const uint8_t *b, size_t n)
 
@@ -345,7 +345,7 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
     cdef PyObject *v
     cdef PyObject *pidx
     cdef int idx, g, r, i, prev, matched = 0
-    cdef uint32_t gen
+    cdef uint64_t gen
     cdef tuple names = <tuple>self._fieldnames[n.id]
     cdef dict index = <dict>self._fieldindex[n.id]
     cdef int extra = self.e.policy == EB_POLICY_EXTRA
@@ -521,6 +521,7 @@ cdef int _py_json(CoreEncoder self, eb_buf *out, object v, int depth) except -1:
                 raise MemoryError()
             first = 0
             if _py_utf8(self, <object>k, &p, &sl):
+                self._epath.append("." + <str>(<object>k))   # the path names the bad key
                 return 1
             if eb_buf_putc(out, b'"') or eb_escape_put(out, <const uint8_t *>p, sl) or \
                     eb_buf_putc(out, b'"') or eb_buf_putc(out, b':'):

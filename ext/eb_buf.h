@@ -44,7 +44,7 @@ static int eb_buf_grow(eb_buf *b, size_t extra) {
 }
 
 EB_INLINE int eb_buf_reserve(eb_buf *b, size_t extra) {
-    if (EB_LIKELY(b->cap - b->len >= extra)) return 0;
+    if (EB_LIKELY(b->p && b->cap - b->len >= extra)) return 0;  /* never NULL + 0 */
     return eb_buf_grow(b, extra);
 }
 
@@ -134,7 +134,8 @@ typedef struct eb_node {
     uint32_t *name_lens;
     uint32_t *htab;
     uint32_t hmask;
-    uint32_t *seen;     /* per child: the object generation that last set it */
+    uint64_t *seen;     /* per child: the object generation that last set it
+                         * (64-bit: it never wraps, so a stamp is never stale) */
     int32_t *slot;      /* per child: its member index in the slow walk */
     int id;             /* index in the encoder's node list */
     int nreq;           /* struct: children that are not nullable */

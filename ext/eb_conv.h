@@ -191,14 +191,26 @@ static int eb_parse_rfc3339(const uint8_t *s, size_t n, int unit, int64_t *out) 
  * Appends the decoded bytes to out.  Returns EB_CONV_OK, EB_CONV_INVALID or -1
  * (out of memory). */
 static int eb_base64_decode(const uint8_t *s, size_t n, eb_buf *out) {
-    static int8_t tab[256];
-    static int ready = 0;
-    if (!ready) {  /* idempotent: racing threads write the same values */
-        for (int i = 0; i < 256; i++) tab[i] = -1;
-        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < 64; i++) tab[(uint8_t)a[i]] = (int8_t)i;
-        ready = 1;
-    }
+    /* the standard alphabet's values; -1: not base64 (a constant table: no
+     * lazy initialisation to race on between threads) */
+    static const int8_t tab[256] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+        -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+        -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    };
     if (n % 4) return EB_CONV_INVALID;
     if (eb_buf_reserve(out, n / 4 * 3)) return -1;
     uint8_t *o = out->p + out->len;

@@ -84,7 +84,7 @@ typedef struct {
     int frame_cap;         /* frames: schema depth + 2 */
     eb_frame *frames;
     uint8_t *cstack;       /* container kinds for the iterative scanner */
-    uint32_t gen;          /* object generation for duplicate detection */
+    uint64_t gen;          /* object generation for duplicate detection */
     eb_buf scratch;        /* decoded keys, strings to parse, number text */
     eb_buf members;        /* slow walk: stack of eb_member */
     eb_buf keys;           /* slow walk: decoded unknown keys */
@@ -857,7 +857,7 @@ EB_INLINE int eb_key(eb_ctx *c, const uint8_t **k, size_t *klen) {
 }
 
 /* Absent fields: nullable ones stay lazy nulls; a required one rejects. */
-static int eb_missing(eb_ctx *c, eb_node *n, eb_frame *f, uint32_t gen) {
+static int eb_missing(eb_ctx *c, eb_node *n, eb_frame *f, uint64_t gen) {
     for (int i = 0; i < n->nchild; i++) {
         if (n->seen[i] == gen || n->child[i]->nullable) continue;
         f->field = i;
@@ -866,15 +866,7 @@ static int eb_missing(eb_ctx *c, eb_node *n, eb_frame *f, uint32_t gen) {
     return EB_OK;
 }
 
-static uint32_t eb_next_gen(eb_enc *e) {
-    if (EB_UNLIKELY(++e->gen == 0)) {  /* wrapped: forget every stamp */
-        for (int i = 0; i < e->nnodes; i++)
-            if (e->nodes[i]->kind == EB_STRUCT)
-                memset(e->nodes[i]->seen, 0, sizeof(uint32_t) * (size_t)e->nodes[i]->nchild);
-        e->gen = 1;
-    }
-    return e->gen;
-}
+static uint64_t eb_next_gen(eb_enc *e) { return ++e->gen; }
 
 /* Unknown member: the key token is at f->keytok, the value at c->p. */
 static int eb_unknown(eb_ctx *c, eb_frame *f) {
@@ -902,7 +894,7 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
     if (c->depth + 1 > c->e->max_depth) return eb_too_deep(c, c->p);
     c->depth++;
     eb_frame *f = eb_push(c, n);
-    uint32_t gen = eb_next_gen(c->e);
+    uint64_t gen = eb_next_gen(c->e);
     int matched = 0, prev = n->nchild, nunknown = 0;
     const size_t kbase = c->e->keys.len;  /* _extra: this object's unknown keys */
     n->guess = n->next[prev];
@@ -936,7 +928,7 @@ static int eb_object_fast(eb_ctx *c, eb_node *n) {
                     /* a repeated unknown key must keep only its last value:
                      * leave that to the slow walk (also past 8 unknown keys,
                      * to keep this check linear) */
-                    const uint8_t *kp = c->e->keys.p + kbase;
+                    const uint8_t *kp = nunknown ? c->e->keys.p + kbase : NULL;
                     uint32_t kl = (uint32_t)klen;
                     if (nunknown == 8) return EB_EDUP;
                     for (int u = 0; u < nunknown; u++) {
@@ -1020,7 +1012,7 @@ static int eb_object_slow(eb_ctx *c, eb_node *n) {
      * occurrence, which stays in place; the later one is marked dead
      * (field -2).  Known keys use the seen stamps; unknown keys a hash
      * table over their decoded bytes. */
-    uint32_t gen = eb_next_gen(e);
+    uint64_t gen = eb_next_gen(e);
     size_t tcap = 1;
     while (tcap < 2 * nunknown + 2) tcap <<= 1;
     e->table.len = 0;

@@ -137,7 +137,7 @@ cdef class CoreEncoder:
             if kind == EB_STRUCT:
                 n.names = <const uint8_t **>calloc(n.nchild + 1, sizeof(uint8_t *))
                 n.name_lens = <uint32_t *>calloc(n.nchild + 1, sizeof(uint32_t))
-                n.seen = <uint32_t *>calloc(n.nchild + 1, sizeof(uint32_t))
+                n.seen = <uint64_t *>calloc(n.nchild + 1, sizeof(uint64_t))
                 n.slot = <int32_t *>calloc(n.nchild + 1, sizeof(int32_t))
                 n.next = <int32_t *>calloc(n.nchild + 1, sizeof(int32_t))
                 cap = 8

@@ -17,11 +17,18 @@ LINE_IDX = {1 << 20: 0, 4096: 1, 300: 2, 100: 3, 64: 4, 40: 5, 16: 6, 1: 7}
 
 
 def hdr(policy="ignore", doc=False, final_call=False, id_required=False, flush=0,
-        depth=128, max_line=1 << 20, pieces=1, s1=0, s2=0) -> bytes:
+        depth=128, max_line=1 << 20, pieces=1, s1=0, s2=0, max_rows=None, gen_wrap=0) -> bytes:
+    """gen_wrap=k: e->gen starts at 2^32 - k (wraps within k objects)."""
     b0 = POLICY[policy] | (doc << 2) | (final_call << 3) | (id_required << 4) | (flush << 5)
+    b3 = pieces - 1
+    if max_rows is not None:
+        assert 1 <= max_rows <= 8
+        b0 |= 0x80
+        b3 |= (max_rows - 1) << 2
     b1 = 0xF0 if depth == 128 else (depth - 1)
     assert 1 <= depth <= 24 or depth == 128
-    return bytes([b0, b1, LINE_IDX[max_line], pieces - 1, s1, s2])
+    assert 0 <= gen_wrap < 32
+    return bytes([b0, b1, LINE_IDX[max_line] | gen_wrap << 3, b3, s1, s2])
 
 
 def nd(*docs) -> bytes:
@@ -40,6 +47,7 @@ FULL = {
     "li": [1, 2, 3], "ls": [{"k": "a", "v": 1.0, "t": "1970-01-01T00:00:00.000001Z"}, {"k": "b"}],
     "j": {"a": [1, "two", None, True, {"b": {}}], "c": 1e5},
     "w\u00e9\"ird": {"q": 5},
+    "event_ts": 1700000000000, "a_much_longer_field_name": "long",
 }
 
 SEEDS: dict[str, bytes] = {}
@@ -143,8 +151,19 @@ seed("list_of_structs", hdr(), nd(
     {"ls": [{"k": "a", "v": 1}, None, {"k": "c", "v": None, "t": 5}]}, {"ls": None}, {"ls": [None]},
     {"ls": [{"k": "a"}, {"k": None}]}, {"st": {"req": 1, "in": {"l": [1, 2, None, 1e300]}}}))
 seed("weird_name", hdr("extra"), nd(b'{"w\xc3\xa9\\"ird":{"q":1,"zz":2}}', b'{"w\\u00e9\\"ird":{"q":2}}'))
+seed("long_names", hdr("extra"), nd(
+    {"event_ts": 1, "a_much_longer_field_name": "x"}, {"event_tz": 1, "a_much_longer_field_namf": 2},
+    {"event_ts": 1, "event_ts": 2}, {"a_much_longer_field_name": 1}))
 seed("whitespace", hdr(), b' \t { \t "i8" \t : \t 1 \t , "s" : "x" } \t \r\n{"i8":1}\t\t\n')
 seed("control_chars", hdr(), nd(b'{"s":"a\tb"}', b'{"s":"a\x01b"}', b'{"s":"\x7f"}', b'{"\x00":1}'))
+seed("max_rows_1", hdr(max_rows=1, pieces=2, s1=100, s2=100), nd(*[{"i32": i} for i in range(6)]) + b'{"i32":')
+seed("max_rows_3_extra", hdr("extra", max_rows=3, final_call=True),
+     nd(*[{"i32": i, "zz": i, "st": {"req": i, "yy": 1}} for i in range(7)], b"", b"[1]"))
+seed("max_rows_long_lines", hdr(max_rows=2, max_line=16, pieces=3, s1=20, s2=90),
+     nd({"i8": 1}, {"s": "x" * 40}, {"i8": 2}, {"i8": 3}, {"s": "y" * 30}))
+seed("gen_wrap", hdr(gen_wrap=3, id_required=True), nd(
+    {"id": 1, "st": {"req": 1, "in": {"x": True}}, "ls": [{"k": "a"}, {"k": "b"}], "wé\"ird": {"q": 1}},
+    {"id": 2, "st": {"req": 2}}, {"id": 3}))
 seed("empty", hdr(), b"")
 seed("only_newlines", hdr(pieces=2, s1=128), b"\n\n\n\n")
 
