@@ -13,6 +13,7 @@ Environment knobs (all optional):
 Every peer runs on one thread (the issue's targets are single-threaded):
 pyarrow with ``use_threads=False``, polars with ``POLARS_MAX_THREADS=1`` (set
 here, before polars can be imported), duckdb with ``SET threads=1``.
+``OPENBLAS_NUM_THREADS=1`` too, so that no idle BLAS thread spins.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ import os
 
 # Must happen before anything imports polars: its thread pool size is fixed at import.
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
+# Idle OpenBLAS worker threads spin and count in process CPU time (numpy is
+# imported below, so this is the place).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pyarrow as pa
 import pyarrow.json as pa_json

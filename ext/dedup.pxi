@@ -234,12 +234,18 @@ cdef class CoreDedup:
         """A copy of slots [start, start + count) of keys (0), tags (1) or
         fingerprints (2), as a native-order numpy array."""
         cdef size_t w
-        cdef char *p = self._array(which, start, count, &w)
+        cdef char *p
+        cdef uint8_t[::1] ov
         dtype = (_np.uint64, _np.uint8, _np.uint16)[which]
         out = _np.empty(count, dtype=dtype)
-        cdef uint8_t[::1] ov = out.view(_np.uint8)
-        if count:
-            memcpy(&ov[0], p, count * w)
+        ov = out.view(_np.uint8)
+        self._enter()   # a filter running elsewhere could grow (move) the arrays
+        try:
+            p = self._array(which, start, count, &w)
+            if count:
+                memcpy(&ov[0], p, count * w)
+        finally:
+            self._busy = False
         return out
 
     def _write(self, int which, uint64_t start, data):
@@ -249,9 +255,10 @@ cdef class CoreDedup:
         dtype = (_np.uint64, _np.uint8, _np.uint16)[which]
         arr = _np.ascontiguousarray(data, dtype=dtype)
         cdef uint64_t count = arr.shape[0]
-        cdef char *p = self._array(which, start, count, &w)
+        cdef char *p
         self._enter()
         try:
+            p = self._array(which, start, count, &w)
             if count:
                 bv = arr.view(_np.uint8)
                 memcpy(p, &bv[0], count * w)

@@ -120,9 +120,11 @@ EB_DD_INLINE uint16_t eb_dd_fp(uint64_t c) {
 }
 
 /* Zeroed memory for a table array.  On Linux, arrays of 2 MiB and more are
- * mapped directly and marked for transparent huge pages: probes land on
- * random slots, and with 4 KiB pages nearly every probe would also miss the
- * TLB.  The mapping is lazily zeroed, like calloc's. */
+ * mapped directly, marked for transparent huge pages (probes land on random
+ * slots: with 4 KiB pages nearly every probe would also miss the TLB), and
+ * touched page by page at once.  So the memory is committed at construction
+ * (running out shows there, not in the middle of a stream) and filter never
+ * stops on a page fault. */
 #if defined(__linux__)
 #include <sys/mman.h>
 #define EB_DD_MMAP_MIN ((size_t)2 << 20)
@@ -136,6 +138,7 @@ static void *eb_dd_zalloc(size_t n) {
 #if defined(MADV_HUGEPAGE)
         (void)madvise(p, n, MADV_HUGEPAGE);   /* a hint: failure is harmless */
 #endif
+        for (size_t off = 0; off < n; off += 4096) ((volatile uint8_t *)p)[off] = 0;
         return p;
     }
 #endif
@@ -262,17 +265,35 @@ typedef struct {
 } eb_dd_evict;
 
 #define EB_DD_EVICT_SIMD 4  /* up to this many evicted tags: compare, not look up */
+#ifndef EB_DD_SWEEP_AHEAD
+#define EB_DD_SWEEP_AHEAD 2 /* blocks of keys prefetched ahead of the sweep */
+#endif
 
 /* Sweep one block: slots base + j for the bits j of `valid` (a contiguous
  * range).  carry: the walk arrives in a dirty run.  Returns whether it leaves
  * in one. */
 static int eb_dd_sweep_block(eb_dedup *d, uint64_t base, uint64_t valid, int carry,
                              const eb_dd_evict *ev) {
-    uint64_t *keys = d->keys + base;
-    uint8_t *tags = d->tags + base;
-    uint16_t *fps = d->fps + base;
+    /* locals: a byte store could alias d's fields, so d->keys would be
+     * reloaded after every store */
+    uint64_t *const all_keys = d->keys;
+    uint8_t *const all_tags = d->tags;
+    uint16_t *const all_fps = d->fps;
+    uint64_t *keys = all_keys + base;
+    uint8_t *tags = all_tags + base;
+    uint16_t *fps = all_fps + base;
     uint64_t cap = d->cap, occ = 0, evm = 0, m, g, fill, dmask, empty, lowest;
     int hi, i;
+    /* keys and fingerprints are read sparsely (only cleared and checked
+     * slots), too sparsely for the hardware prefetcher: fetch the lines of
+     * the block EB_DD_SWEEP_AHEAD blocks ahead */
+    if (base + (EB_DD_SWEEP_AHEAD + 1) * 64 <= cap) {
+        const uint8_t *kp = (const uint8_t *)(keys + EB_DD_SWEEP_AHEAD * 64);
+        const uint8_t *fp = (const uint8_t *)(fps + EB_DD_SWEEP_AHEAD * 64);
+        for (i = 0; i < 512; i += 64) EB_DD_PREFETCH_W(kp + i);
+        EB_DD_PREFETCH_W(fp);
+        EB_DD_PREFETCH_W(fp + 64);
+    }
     /* the masks */
     if (valid == ~(uint64_t)0) {
         occ = ~eb_dd_eq64(tags, 0);
@@ -314,7 +335,7 @@ static int eb_dd_sweep_block(eb_dedup *d, uint64_t base, uint64_t valid, int car
             tgt = h + (uint64_t)__builtin_ctzll((empty | ((uint64_t)1 << j)) >> (h - base));
         } else {
             tgt = h;
-            while (tgt != slot && d->keys[tgt] != 0) {
+            while (tgt != slot && all_keys[tgt] != 0) {
                 if (++tgt == cap) tgt = 0;
             }
         }
@@ -324,9 +345,9 @@ static int eb_dd_sweep_block(eb_dedup *d, uint64_t base, uint64_t valid, int car
         keys[j] = 0;
         tags[j] = 0;
         fps[j] = 0;
-        d->keys[tgt] = k;
-        d->tags[tgt] = t;
-        d->fps[tgt] = f;
+        all_keys[tgt] = k;
+        all_tags[tgt] = t;
+        all_fps[tgt] = f;
         off = tgt - base;   /* >= 64 (wrapped) when tgt is in an earlier block */
         empty |= (uint64_t)1 << j;
         empty &= ~((uint64_t)(off < 64) << (off & 63));
