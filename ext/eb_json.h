@@ -1116,6 +1116,25 @@ static int eb_scratch_string(eb_ctx *c) {
     return eb_string(c, &c->e->scratch, EB_STR_DECODE);
 }
 
+/* An integer literal into an integer, timestamp or date column (exact,
+ * range-checked; a fraction or exponent is a type mismatch). */
+static int eb_int_value(eb_ctx *c, eb_node *n, const uint8_t *start) {
+    int r;
+    uint8_t ch = EB_PEEK(c);
+    if (ch != '-' && (ch < '0' || ch > '9')) return eb_mismatch(c, n);
+    eb_num num;
+    if ((r = eb_number(c, &num))) return r;
+    if (!num.is_int) { c->p = start; return eb_schema(c, EB_R_TYPE_MISMATCH, n->type_name, "float"); }
+    r = num.big ? EB_RANGE : eb_put_int(n, num.neg, num.mag);
+    if (r == EB_RANGE) {
+        char got[64];
+        eb_snippet(got, sizeof got, num.start, num.stop);
+        c->p = start;
+        return eb_schema(c, EB_R_OUT_OF_RANGE, n->type_name, got);
+    }
+    return r;
+}
+
 static int eb_value(eb_ctx *c, eb_node *n) {
     int r;
     const uint8_t *start = c->p;
@@ -1131,20 +1150,8 @@ static int eb_value(eb_ctx *c, eb_node *n) {
         if ((r = eb_string(c, &n->data, EB_STR_DECODE))) return r;
         return eb_close_var(n);
     case EB_I8: case EB_I16: case EB_I32: case EB_I64:
-    case EB_U8: case EB_U16: case EB_U32: case EB_U64: {
-        if (ch != '-' && (ch < '0' || ch > '9')) return eb_mismatch(c, n);
-        eb_num num;
-        if ((r = eb_number(c, &num))) return r;
-        if (!num.is_int) { c->p = start; return eb_schema(c, EB_R_TYPE_MISMATCH, n->type_name, "float"); }
-        r = num.big ? EB_RANGE : eb_put_int(n, num.neg, num.mag);
-        if (r == EB_RANGE) {
-            char got[64];
-            eb_snippet(got, sizeof got, num.start, num.stop);
-            c->p = start;
-            return eb_schema(c, EB_R_OUT_OF_RANGE, n->type_name, got);
-        }
-        return r;
-    }
+    case EB_U8: case EB_U16: case EB_U32: case EB_U64:
+        return eb_int_value(c, n, start);
     case EB_F32: case EB_F64: {
         if (ch != '-' && (ch < '0' || ch > '9')) return eb_mismatch(c, n);
         eb_num num;
@@ -1216,18 +1223,7 @@ static int eb_value(eb_ctx *c, eb_node *n) {
             c->p = start;
             return eb_schema(c, cr == EB_CONV_RANGE ? EB_R_OUT_OF_RANGE : EB_R_INVALID_VALUE, n->type_name, got);
         }
-        if (ch != '-' && (ch < '0' || ch > '9')) return eb_mismatch(c, n);
-        eb_num num;
-        if ((r = eb_number(c, &num))) return r;
-        if (!num.is_int) { c->p = start; return eb_schema(c, EB_R_TYPE_MISMATCH, n->type_name, "float"); }
-        r = num.big ? EB_RANGE : eb_put_int(n, num.neg, num.mag);
-        if (r == EB_RANGE) {
-            char got[64];
-            eb_snippet(got, sizeof got, num.start, num.stop);
-            c->p = start;
-            return eb_schema(c, EB_R_OUT_OF_RANGE, n->type_name, got);
-        }
-        return r;
+        return eb_int_value(c, n, start);
     }
     }
     return eb_mismatch(c, n);

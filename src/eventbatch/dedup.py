@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._files import fsync_dir
 from .errors import SnapshotError
 
 __all__ = ["Window", "Deduplicator"]
@@ -226,19 +227,6 @@ def _pack_header(window: Window, st: dict) -> bytes:
     )
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    except OSError:   # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class Deduplicator:
     """Exact dedup of 64-bit key hashes over a :class:`Window`.
 
@@ -351,7 +339,7 @@ class Deduplicator:
                 except OSError:
                     pass
                 raise
-        _fsync_dir(path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
 
     @classmethod
     def restore(cls, path: str | os.PathLike) -> "Deduplicator":

@@ -24,6 +24,7 @@ import time
 import uuid
 from typing import Callable, Iterable, Protocol, Sequence, runtime_checkable
 
+from ._files import fsync_dir
 from .errors import SinkError
 from .frames import write_frames
 
@@ -141,7 +142,7 @@ class FileSink:
                              f"-{self._id}-{self._n:06d}.ebf")
         os.replace(self._tmp, final)
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self.files.append(final)
         self._n += 1
 
@@ -167,16 +168,3 @@ class FileSink:
     def close(self) -> None:
         with self._lock:
             self._roll()
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
