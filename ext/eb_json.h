@@ -1145,10 +1145,18 @@ static int eb_value(eb_ctx *c, eb_node *n) {
         return eb_append_null_fast(n);
     }
     switch (n->kind) {
-    case EB_STRING:
+    case EB_STRING: {
         if (ch != '"') return eb_mismatch(c, n);
+        /* the common case inline: ASCII without escapes up to the quote */
+        const uint8_t *s = c->p + 1, *q = eb_find_special(s, c->end);
+        if (EB_LIKELY(q < c->end && *q == '"')) {
+            if (eb_buf_put(&n->data, s, (size_t)(q - s))) return EB_EOOM;
+            c->p = q + 1;
+            return eb_close_var(n);
+        }
         if ((r = eb_string(c, &n->data, EB_STR_DECODE))) return r;
         return eb_close_var(n);
+    }
     case EB_I8: case EB_I16: case EB_I32: case EB_I64:
     case EB_U8: case EB_U16: case EB_U32: case EB_U64:
         return eb_int_value(c, n, start);
