@@ -78,8 +78,11 @@ class Window:
 
     so ``memory_bytes <= 15.72 * max_keys + 16 * generations + 16384``, below
     ``16 * max_keys + MEMORY_OVERHEAD_BYTES`` (20480).  The table is allocated
-    once and never grows: ``memory_bytes`` is a ceiling (the inputs and the
-    mask of a call are not counted).  Without ``max_keys`` the table starts
+    once, when the :class:`Deduplicator` is built, and never grows:
+    ``memory_bytes`` is a ceiling (the inputs and the mask of a call are not
+    counted).  On Linux a table of 2 MiB or more is also touched at
+    construction (and backed by huge pages where the kernel allows), so the
+    memory is committed then and ``filter`` never waits on a page fault.  Without ``max_keys`` the table starts
     at 1024 slots and doubles at 70% load; ``capacity`` and ``memory_bytes``
     are then None (no ceiling).
 
