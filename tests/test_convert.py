@@ -386,3 +386,60 @@ def test_python_errors():
         convert(["/nonexistent/x.ndjson"], "/tmp/never", schema=SCHEMA)
     with pytest.raises(ConvertUsageError):
         convert([__file__], "/tmp/never", schema=SCHEMA, time_unit="h")
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing(data, tmp_path):
+    ins = []
+    for i in range(4):
+        p = tmp_path / f"in{i}.ndjson"
+        gen.write_ndjson(p, 200, seed=200 + i)
+        ins.append(p)
+    out = tmp_path / "lake"
+    e = dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP="0.5")
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", "convert", *map(str, ins), "-o", str(out),
+                             "--schema", str(data["schema"]), "--row-group-rows", "50"],
+                            env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not glob.glob(str(out / ".eventbatch-tmp" / "*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert os.listdir(out) == []                          # temp dir removed, nothing visible
+
+
+def test_progress_bar_only_on_a_tty(data, tmp_path):
+    import pty
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", "convert", str(data["valid"]), "-o",
+                             str(tmp_path / "lake"), "--schema", str(data["schema"])],
+                            stdout=subprocess.PIPE, stderr=follower,
+                            env=dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP="0.3"))
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            b = os.read(leader, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    proc.wait(30)
+    os.close(leader)
+    err = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "events/s" in err and "ETA" in err and "MB" in err
+    assert "balanced" in proc.stdout.read().decode()
+
+
+def test_rfc3339_strings_with_offsets(tmp_path):
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b", "t": "2024-01-02T00:30:00-01:00"}\n')
+    rep = convert([src], tmp_path / "lake", schema=schema, time_field="t", partition_by="date,hour")
+    assert rep.totals["written"] == 2
+    assert [p["path"] for p in rep.manifest["partitions"]] == ["date=2024-01-02/hour=03",
+                                                               "date=2024-01-02/hour=01"]

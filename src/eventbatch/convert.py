@@ -14,6 +14,10 @@ last.  File names are deterministic (``part-00000.parquet`` ... per
 partition, in output order), so the same conversion gives byte-identical
 files.  A run killed before the rename phase leaves no new visible file; a
 rerun starts over from scratch (the temp dir is cleared) and completes it.
+The previous ``_manifest.json`` is removed when the rename phase starts, so
+a run killed *during* the (short) rename phase leaves complete files of both
+runs but no manifest; the rerun then replaces them.  Two runs into one output
+directory at the same time are not supported.
 """
 
 from __future__ import annotations
@@ -325,10 +329,15 @@ def _hours(col: pa.Array, time_unit: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _parse_rfc3339(col: pa.Array) -> pa.Array:
     """Microseconds since the epoch (UTC), null where the string is not RFC 3339."""
+    try:    # fast path: every string has a zone offset and at most 6 fraction digits
+        return pc.cast(col, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     out = []
     for s in col.to_pylist():
         v = None
         if s is not None and len(s) >= 19 and s[4] == "-" and s[10] in "Tt ":
+            s = s[:10] + "T" + s[11:]
             try:
                 d = _dt.datetime.fromisoformat(s[:-1] + "+00:00" if s[-1] in "Zz" else s)
                 if d.tzinfo is None:
@@ -669,6 +678,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                 rej_writer.close()
             except Exception:
                 pass
+        shutil.rmtree(tmp_root, ignore_errors=True)    # nothing of this run stays
         raise
 
     # ---- manifest
@@ -736,6 +746,10 @@ def _commit(output_dir: str, tmp_root: str, files: list[str]) -> None:
     """Rename the new files into place, drop the previous run's other files,
     then put the manifest in place and remove the temp dir."""
     new = set(files)
+    try:    # until the new manifest is in place, the dataset is visibly not a finished one
+        os.unlink(os.path.join(output_dir, MANIFEST))
+    except FileNotFoundError:
+        pass
     for rel in files:
         dest = os.path.join(output_dir, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
