@@ -443,3 +443,18 @@ def test_rfc3339_strings_with_offsets(tmp_path):
     assert rep.totals["written"] == 2
     assert [p["path"] for p in rep.manifest["partitions"]] == ["date=2024-01-02/hour=03",
                                                                "date=2024-01-02/hour=01"]
+
+
+def test_inspect_error_paths_and_text(data, tmp_path):
+    junk = tmp_path / "junk.txt"
+    junk.write_text("not json\n")
+    for path in (tmp_path / "nope", junk):
+        r = _cli("inspect", path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr and "error" in r.stderr
+    out = tmp_path / "lake"
+    convert([data["messy"]], out, schema=SCHEMA, dedup_key="event_id", time_field="client_ts",
+            partition_by="event_type")
+    r = _cli("inspect", out)
+    assert r.returncode == 0, r.stderr
+    assert "parquet dataset" in r.stdout and "event_type=play" in r.stdout
+    assert "rejected:" in r.stdout and "balanced" in r.stdout

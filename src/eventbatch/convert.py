@@ -424,8 +424,8 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     output_dir : path
     schema : Schema, pyarrow.Schema or path of a schema JSON file
     infer : bool
-        Infer the schema from the first NDJSON input (read whole by the
-        inference; use a schema for big inputs).  Without a schema and
+        Infer the schema from the first 16 MiB of the first NDJSON input
+        (later values that do not fit become rejected rows).  Without a schema and
         without ``infer``, frame inputs give the schema of their first frame.
     dedup_key : str, optional
         A top-level field: rows whose key was seen before in the run are
@@ -480,7 +480,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
         first = next((p for p in paths if kinds[p] == "ndjson" and p != "-"), None)
         if first is None:
             raise ConvertUsageError("infer needs an NDJSON input file (not stdin)")
-        the_schema = Schema.infer(first)
+        the_schema = infer_sample(first)
     arrow_schema: pa.Schema | None = None
     if the_schema is not None:
         arrow_schema = the_schema.to_arrow()
@@ -722,6 +722,29 @@ def _tick(progress, state, bytes_total, t0, slow) -> None:
                   "seconds": time.perf_counter() - t0})
     if slow:
         time.sleep(slow)
+
+
+INFER_SAMPLE_BYTES = 16 << 20
+
+
+def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
+    """Infer a schema from the first ``max_bytes`` (decompressed) of an NDJSON
+    file, cut at a line end: memory stays bounded for any file size.  Values
+    of later lines that do not fit the inferred types become rejected rows."""
+    from .readers import open_input
+    try:
+        with open_input(path) as f:
+            data = f.read(max_bytes)
+            more = bool(f.read(1))
+    except OSError as e:
+        raise ConvertError(f"cannot read input {path}: {e.strerror or e}") from e
+    if more:
+        cut = data.rfind(b"\n")
+        data = data[: cut + 1] if cut >= 0 else data
+    try:
+        return Schema.infer(data)
+    except SchemaError as e:
+        raise ConvertUsageError(f"cannot infer a schema from {path}: {e}") from e
 
 
 def _first_frame_schema(path: str) -> pa.Schema:

@@ -128,7 +128,6 @@ def _frames(path: str) -> tuple[dict, str]:
 
 def _ndjson(path: str) -> tuple[dict, str]:
     from .readers import open_input
-    from .schema import Schema
     lines = blank = 0
     with open_input(path) as f:
         tail = b""
@@ -140,10 +139,11 @@ def _ndjson(path: str) -> tuple[dict, str]:
             tail = chunk[-1:]
         if tail and tail != b"\n":
             lines += 1
+    from .convert import ConvertUsageError, infer_sample
     try:
-        schema = Schema.infer(path)
-    except EventBatchError as e:
-        raise InspectError(f"cannot infer a schema from {path}: {e}") from e
+        schema = infer_sample(path)
+    except ConvertUsageError as e:
+        raise InspectError(str(e)) from e
     info = {"kind": "ndjson", "path": path, "lines": lines, "schema": str(schema).splitlines()}
     text = "\n".join([f"ndjson: {path}", f"lines: {lines:,}", "inferred schema:"]
                      + [f"  {s}" for s in info["schema"]])
