@@ -240,9 +240,13 @@ class _Writers:
         self.buffered += batch.num_rows
         while p.buffered >= self.row_group_rows:
             self._write_group(p, self.row_group_rows)
-        while self.buffered > self.max_buffered:
-            biggest = max(self.parts.values(), key=lambda q: (q.buffered, -q.last_used))
-            self._write_group(biggest, biggest.buffered)
+        if self.buffered > self.max_buffered:
+            # flush the least recently used partitions first (with time-ordered input,
+            # the hours that are over) until half the budget is free
+            for q in sorted((q for q in self.parts.values() if q.buffered), key=lambda q: q.last_used):
+                self._write_group(q, q.buffered)
+                if self.buffered <= self.max_buffered // 2:
+                    break
 
     def _write_group(self, p: _Partition, n: int) -> None:
         while n > 0 and p.buffered:
@@ -410,8 +414,8 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             threads: int = 2,
             row_group_rows: int = 128 * 1024,
             file_rows: int = 1 << 20,
-            max_open_writers: int = 64,
-            max_buffered_rows: int = 1 << 20,
+            max_open_writers: int = 256,
+            max_buffered_rows: int = 256 * 1024,
             block_size: int = 4 << 20,
             progress: "Callable[[dict], None] | None" = None) -> ConvertReport:
     """Convert event logs to a Hive-partitioned Parquet dataset.
