@@ -354,6 +354,8 @@ def test_cli_gen_dup_window_and_malformed(tmp_path):
     ("bad_time_unit", 2, "--time-unit"),
     ("no_schema", 2, "needs a schema"),
     ("no_args", 2, "required"),
+    ("bad_threads", 2, "--threads"),
+    ("bad_compression", 2, "--compression"),
 ])
 def test_cli_error_paths(data, tmp_path, case, code, needle):
     bad = tmp_path / "bad.json"
@@ -373,6 +375,8 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
         "bad_time_unit": ["convert", *base, *schema, "--time-unit", "h"],
         "no_schema": ["convert", *base],
         "no_args": ["convert"],
+        "bad_threads": ["convert", *base, *schema, "--threads", "0"],
+        "bad_compression": ["convert", *base, *schema, "--compression", "gzip9"],
     }[case]
     r = _cli(*args)
     assert r.returncode == code, (r.stdout, r.stderr)
@@ -458,3 +462,16 @@ def test_inspect_error_paths_and_text(data, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "parquet dataset" in r.stdout and "event_type=play" in r.stdout
     assert "rejected:" in r.stdout and "balanced" in r.stdout
+
+
+@pytest.mark.parametrize("codec,expected", [("zstd", "ZSTD"), ("snappy", "SNAPPY"), ("lz4", "LZ4"),
+                                            ("none", "UNCOMPRESSED")])
+def test_compression_codecs_dictionary_and_statistics(data, tmp_path, codec, expected):
+    out = tmp_path / codec
+    convert([data["valid"]], out, schema=SCHEMA, compression=codec)
+    md = pq.ParquetFile(out / "part-00000.parquet").metadata
+    names = [md.schema.column(i).path for i in range(md.num_columns)]
+    et = md.row_group(0).column(names.index("event_type"))
+    assert et.compression.startswith(expected)
+    assert "RLE_DICTIONARY" in et.encodings or "PLAIN_DICTIONARY" in et.encodings   # few distinct values
+    assert et.statistics.has_min_max and et.statistics.null_count == 0

@@ -32,7 +32,7 @@ import shutil
 import sys
 import time
 import urllib.parse
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
