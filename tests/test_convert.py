@@ -293,6 +293,10 @@ def test_frame_files_from_filesink_convert(tmp_path):
     sink.write(frames)
     sink.close()
     [ebf] = sink.files
+    sink2 = eb.FileSink(tmp_path / "frames", fsync=False, prefix="frames-z")      # the stream runs on in a second file
+    sink2.write([eb.encode_frame(pa.RecordBatch.from_pylist(dicts[:10], schema=schema), producer_id=pid,
+                                 seq=12)])
+    sink2.close()
     rep = convert([ebf], tmp_path / "lake", dedup_key="event_id", time_field="client_ts",
                   partition_by="event_type")
     ids = {}
@@ -311,6 +315,15 @@ def test_frame_files_from_filesink_convert(tmp_path):
     assert info["frames"] == 9 and info["rows"] == 900
     [s] = info["streams"]
     assert (s["seq_min"], s["seq_max"], s["gaps"]) == (0, 10, [[5, 6]])
+    r = _cli("inspect", tmp_path / "frames", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["files"] == 2 and info["frames"] == 10
+    [s] = info["streams"]
+    assert (s["seq_min"], s["seq_max"], s["gaps"]) == (0, 12, [[5, 6], [11, 11]])
+    r = _cli("convert", tmp_path / "frames", "-o", tmp_path / "fromdir", "--dedup-key", "event_id", "-q")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "fromdir" / "_manifest.json").read_text())["totals"]["written"] == len(ids)
 
 
 # ---------------------------------------------------------------------------

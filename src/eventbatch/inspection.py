@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from typing import Any
@@ -22,11 +23,14 @@ def inspect_path(path: str) -> tuple[dict, str]:
     if not os.path.exists(path):
         raise InspectError(f"not found: {path}")
     if os.path.isdir(path):
+        ebf = sorted(glob.glob(os.path.join(path, "*.ebf")))
+        if ebf and not glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True):
+            return _frames(ebf)
         return _dataset(path)
     with open(path, "rb") as f:
         head = f.read(4)
     if head == FRAME_MAGIC:
-        return _frames(path)
+        return _frames([path])
     if head == b"PAR1":
         return _dataset(path)
     return _ndjson(path)
@@ -49,7 +53,10 @@ def _dataset(path: str) -> tuple[dict, str]:
     partitions: dict[str, dict] = {}
     for frag in dset.get_fragments():
         rel = os.path.relpath(os.path.dirname(frag.path), path) if is_dir else "."
-        md = pq.ParquetFile(frag.path).metadata
+        try:
+            md = pq.ParquetFile(frag.path).metadata
+        except Exception as e:   # ArrowInvalid and friends: not a Parquet file
+            raise InspectError(f"not a Parquet file: {frag.path}: {e}") from e
         p = partitions.setdefault(rel, {"rows": 0, "files": 0, "row_groups": 0, "bytes": 0})
         p["rows"] += md.num_rows
         p["files"] += 1
@@ -90,22 +97,26 @@ def _dataset(path: str) -> tuple[dict, str]:
     return info, "\n".join(lines)
 
 
-def _frames(path: str) -> tuple[dict, str]:
+def _frames(paths: list[str]) -> tuple[dict, str]:
+    """Frame files (one, or a FileSink directory's, in name order: a
+    producer's sequence numbers run on across its rolled files)."""
     from .frames import FrameReader, decode_frame, iter_frames, peek_header
     reader = FrameReader()
     n = rows = 0
     schema = None
     seqs: dict[tuple, list[int]] = {}
-    with open(path, "rb") as f:
-        for payload in iter_frames(f, decode=False):
-            h = peek_header(payload)
-            if schema is None:
-                schema = decode_frame(payload).batch.schema
-            reader.check(h)
-            r = seqs.setdefault(h.stream_key, [h.seq, h.seq])
-            r[0], r[1] = min(r[0], h.seq), max(r[1], h.seq)
-            n += 1
-            rows += h.row_count
+    for path in paths:
+        with open(path, "rb") as f:
+            for payload in iter_frames(f, decode=False):
+                h = peek_header(payload)
+                if schema is None:
+                    schema = decode_frame(payload).batch.schema
+                reader.check(h)
+                r = seqs.setdefault(h.stream_key, [h.seq, h.seq])
+                r[0], r[1] = min(r[0], h.seq), max(r[1], h.seq)
+                n += 1
+                rows += h.row_count
+    path = paths[0] if len(paths) == 1 else os.path.dirname(paths[0])
     streams = []
     for key, rep in reader.report().items():
         lo, hi = seqs[key]
@@ -113,10 +124,12 @@ def _frames(path: str) -> tuple[dict, str]:
                         "seq_min": lo, "seq_max": hi, "gaps": [list(g) for g in rep.gaps],
                         "missing": rep.missing, "duplicates": rep.duplicates,
                         "reordered": rep.reordered})
-    info = {"kind": "frame file", "path": path, "frames": n, "rows": rows,
+    info = {"kind": "frame file" if len(paths) == 1 else "frame files", "path": path,
+            "files": len(paths), "frames": n, "rows": rows,
             "schema": [f"{f.name}: {f.type}" for f in schema] if schema is not None else [],
             "streams": streams}
-    lines = [f"frame file: {path}", f"frames: {n:,}, rows: {rows:,}", "schema:"]
+    lines = [f"{info['kind']}: {path}" + (f" ({len(paths)} files)" if len(paths) > 1 else ""),
+             f"frames: {n:,}, rows: {rows:,}", "schema:"]
     lines += [f"  {s}" for s in info["schema"]]
     for s in streams:
         gaps = ", ".join(f"{a}..{b}" for a, b in s["gaps"]) or "none"
