@@ -488,3 +488,31 @@ def test_compression_codecs_dictionary_and_statistics(data, tmp_path, codec, exp
     assert et.compression.startswith(expected)
     assert "RLE_DICTIONARY" in et.encodings or "PLAIN_DICTIONARY" in et.encodings   # few distinct values
     assert et.statistics.has_min_max and et.statistics.null_count == 0
+
+
+def test_killed_during_the_rename_phase_then_rerun(data, tmp_path):
+    args = ["convert", data["messy"], "--schema", data["schema"], "--dedup-key", "event_id",
+            "--time-field", "client_ts", "--partition-by", PARTS, "-q"]
+    clean = tmp_path / "clean"
+    assert _cli(*args, "-o", clean).returncode == 0
+    out = tmp_path / "lake"
+    assert _cli("convert", data["messy"], "--schema", data["schema"], "-o", out, "-q").returncode == 0
+    e = dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP_COMMIT="0.2")
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", *map(str, args), "-o", str(out)], env=e)
+    try:
+        deadline = time.monotonic() + 30
+        while not glob.glob(str(out / "event_type=*" / "date=*" / "hour=*" / "*.parquet")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (out / "_manifest.json").exists()         # visibly unfinished
+    for p in glob.glob(str(out / "**" / "*.parquet"), recursive=True):
+        if ".eventbatch-tmp" not in p:
+            pq.ParquetFile(p).metadata                   # every visible file is whole
+    assert _cli(*args, "-o", out).returncode == 0
+    assert _files(out) == _files(clean)

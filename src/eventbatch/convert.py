@@ -61,6 +61,7 @@ _TIME_PARTS = ("date", "hour")
 REJECTED_FILE_SCHEMA = pa.schema([f.with_nullable(True) for f in REJECTED_SCHEMA])
 # a test hook: seconds to sleep after each input block (for kill tests)
 _SLOW_ENV = "EVENTBATCH_CONVERT_TEST_SLEEP"
+_SLOW_COMMIT_ENV = "EVENTBATCH_CONVERT_TEST_SLEEP_COMMIT"     # ... and after each rename
 
 
 class ConvertError(EventBatchError):
@@ -522,8 +523,11 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     writers = _Writers(tmp_root, file_schema, compression=codec, row_group_rows=row_group_rows,
                        file_rows=file_rows, max_open_writers=max_open_writers,
                        max_buffered_rows=max_buffered_rows)
-    rej_path = os.path.join(tmp_root, REJECTED_DIR, "part-00000.parquet")
-    rej_writer: pq.ParquetWriter | None = None
+    # rejected rows: one more partition-less writer, the same row-group and file targets
+    rejected = _Writers(tmp_root, REJECTED_FILE_SCHEMA, compression=codec,
+                        row_group_rows=row_group_rows, file_rows=file_rows, max_open_writers=1,
+                        max_buffered_rows=row_group_rows)
+    rej_part = rejected.partition((), REJECTED_DIR)
     rej_counts: dict[str, int] = {}
     if dedup_key is None:
         dd = None
@@ -542,14 +546,9 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
         state["bytes_read"] += n
 
     def reject(batch: pa.RecordBatch, rec: dict) -> None:
-        nonlocal rej_writer
         if not batch.num_rows:
             return
-        if rej_writer is None:
-            os.makedirs(os.path.dirname(rej_path), exist_ok=True)
-            rej_writer = pq.ParquetWriter(rej_path, REJECTED_FILE_SCHEMA, compression=codec,
-                                          use_dictionary=True, write_statistics=True)
-        rej_writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=REJECTED_FILE_SCHEMA))
+        rejected.add(rej_part, pa.RecordBatch.from_arrays(batch.columns, schema=REJECTED_FILE_SCHEMA))
         rec["rejected"] += batch.num_rows
         for reason, n in zip(*np.unique(np.asarray(batch.column("reason").to_pylist(), dtype=object),
                                         return_counts=True)):
@@ -672,16 +671,10 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             finally:
                 raw.close()
         writers.finish()
-        if rej_writer is not None:
-            rej_writer.close()
-            rej_writer = None
+        rejected.finish()
     except BaseException:
         writers.abort()
-        if rej_writer is not None:
-            try:
-                rej_writer.close()
-            except Exception:
-                pass
+        rejected.abort()
         shutil.rmtree(tmp_root, ignore_errors=True)    # nothing of this run stays
         raise
 
@@ -693,7 +686,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                 and totals["lines_read"] == totals["inputs"] + totals["blank_lines"])
     partitions = [{"path": p.relpath, "rows": p.rows, "files": p.files}
                   for p in writers.parts.values() if p.files]
-    rej_files = [f"{REJECTED_DIR}/part-00000.parquet"] if os.path.exists(rej_path) else []
+    rej_files = list(rej_part.files)
     manifest = {
         "format": "eventbatch-convert/1",
         "options": {"schema_fields": names, "dedup_key": dedup_key, "dedup_window": dedup_window,
@@ -777,10 +770,13 @@ def _commit(output_dir: str, tmp_root: str, files: list[str]) -> None:
         os.unlink(os.path.join(output_dir, MANIFEST))
     except FileNotFoundError:
         pass
+    slow = float(os.environ.get(_SLOW_COMMIT_ENV, "0") or 0)
     for rel in files:
         dest = os.path.join(output_dir, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(os.path.join(tmp_root, rel), dest)
+        if slow:
+            time.sleep(slow)
     # stale files of an earlier run: only our own names (part-NNNNN.parquet)
     for root, dirs, fnames in os.walk(output_dir, topdown=False):
         if os.path.abspath(root).startswith(os.path.abspath(tmp_root)):
