@@ -449,6 +449,22 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     Returns
     -------
     ConvertReport
+        ``manifest`` (what ``_manifest.json`` holds), ``totals``, ``balanced``,
+        ``summary()``.
+
+    Examples
+    --------
+    >>> import os, tempfile, pyarrow as pa, eventbatch as eb
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "in.ndjson"), "w") as f:
+    ...     _ = f.write('{"id": "a", "t": 0}\\n{"id": "a", "t": 0}\\n{"id": "b"}\\nnope\\n{"id": "c", "t": 7200000}\\n')
+    >>> schema = pa.schema([("id", pa.string()), ("t", pa.int64())])
+    >>> rep = eb.convert(os.path.join(d, "in.ndjson"), os.path.join(d, "lake"), schema=schema,
+    ...                  dedup_key="id", time_field="t", partition_by="date,hour")
+    >>> {k: rep.totals[k] for k in ("lines_read", "written", "duplicates", "rejected")}
+    {'lines_read': 5, 'written': 2, 'duplicates': 1, 'rejected': 2}
+    >>> [p["path"] for p in rep.manifest["partitions"]]
+    ['date=1970-01-01/hour=00', 'date=1970-01-01/hour=02']
     """
     t0 = time.perf_counter()
     # ---- options
