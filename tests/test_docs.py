@@ -13,7 +13,7 @@ from eventbatch import _core
 
 MODULES = ["eventbatch.schema", "eventbatch.encoder", "eventbatch.readers", "eventbatch.errors",
            "eventbatch.producer", "eventbatch.sinks", "eventbatch.frames", "eventbatch.dedup",
-           "eventbatch._infer", "eventbatch.gen"]
+           "eventbatch._infer", "eventbatch.gen", "eventbatch.convert"]
 
 
 @pytest.mark.parametrize("name", MODULES)

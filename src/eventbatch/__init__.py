@@ -10,3 +10,4 @@ from .frames import (Frame, FrameHeader, FrameReader, decode_frame, encode_frame
                      peek_header, schema_fingerprint, write_frames)
 from .sinks import AsyncSink, CallbackSink, FileSink, MemorySink, Sink
 from .producer import BufferFullError, Outbox, Producer, RetryPolicy
+from .convert import ConvertError, ConvertReport, ConvertUsageError, convert

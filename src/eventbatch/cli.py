@@ -6,6 +6,9 @@ Subcommands:
           rejected and how fast
   gen     write realistic sample events as NDJSON (.gz/.zst/.lz4 by suffix)
   schema  infer a schema from a sample, print it, optionally save it
+  convert NDJSON / frame files to a partitioned Parquet dataset (dedup,
+          rejected rows, manifest)
+  inspect show a Parquet dataset, a frame file or an NDJSON file
 
 Exit codes: 0 success, 1 input error (missing file, bad schema), 2 usage,
 130 interrupted.
@@ -28,7 +31,7 @@ EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPT = 0, 1, 2, 130
 def _cmd_gen(args: argparse.Namespace) -> int:
     from . import gen
     n = gen.write_ndjson(args.output, args.count, seed=args.seed, dup_rate=args.dup,
-                         malformed_rate=args.malformed)
+                         dup_window=args.dup_window, malformed_rate=args.malformed)
     if not args.quiet:
         print(f"wrote {n} events to {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, help="file; .gz/.zst/.lz4 compress")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--dup", type=float, default=0.0, help="rate of client re-sends (0..1)")
+    g.add_argument("--dup-window", type=int, default=1000,
+                   help="re-sends repeat one of the last N events (default 1000)")
     g.add_argument("--malformed", type=float, default=0.0, help="rate of malformed lines (0..1)")
     g.add_argument("-q", "--quiet", action="store_true")
     g.set_defaults(func=_cmd_gen)
@@ -109,7 +114,124 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="save the schema as JSON (the format --schema takes)")
     s.add_argument("--unknown-fields", default="ignore", choices=["ignore", "error", "extra"])
     s.set_defaults(func=_cmd_schema)
+
+    c = sub.add_parser("convert", help="convert event logs to a partitioned Parquet dataset")
+    c.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="NDJSON files (.gz/.zst/.lz4), frame files (.ebf), directories, globs, - for stdin")
+    c.add_argument("-o", "--output", required=True, help="output directory")
+    sg = c.add_mutually_exclusive_group()
+    sg.add_argument("--schema", help="schema JSON file (see `eventbatch schema -o`)")
+    sg.add_argument("--infer", action="store_true", help="infer the schema from the first NDJSON input")
+    c.add_argument("--dedup-key", help="drop rows whose key was seen before (exact over the run)")
+    c.add_argument("--dedup-window", type=_positive_int, metavar="N",
+                   help="remember only about the N latest distinct keys (bounded memory)")
+    c.add_argument("--time-field", help="field the date/hour partitions come from")
+    c.add_argument("--time-unit", default="ms", choices=["s", "ms", "us", "ns"],
+                   help="unit of an integer time field (default ms)")
+    c.add_argument("--partition-by", default="", type=_partition_list, metavar="COLS",
+                   help="comma-separated columns; date and hour come from --time-field")
+    c.add_argument("--compression", default="zstd", choices=["zstd", "snappy", "lz4", "none"])
+    c.add_argument("--threads", type=_positive_int, default=2)
+    c.add_argument("--row-group-rows", type=_positive_int, default=128 * 1024)
+    c.add_argument("--file-rows", type=_positive_int, default=1 << 20)
+    c.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    c.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    c.set_defaults(func=_cmd_convert)
+
+    i = sub.add_parser("inspect", help="show a Parquet dataset, a frame file or an NDJSON file")
+    i.add_argument("path")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=_cmd_inspect)
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _partition_list(text: str) -> list[str]:
+    cols = [c.strip() for c in text.split(",")] if text.strip() else []
+    for col in cols:
+        if not col or "/" in col or "=" in col or col.startswith((".", "_")):
+            raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    if len(set(cols)) != len(cols):
+        raise argparse.ArgumentTypeError(f"a column is named twice in {text!r}")
+    return cols
+
+
+class _Progress:
+    """A one-line progress bar on stderr: bytes, events/s, ETA."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, st: dict) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        done, total, secs = st["bytes_read"], st["bytes_total"], max(st["seconds"], 1e-9)
+        rate = st["lines"] / secs
+        if total:
+            frac = min(1.0, done / total)
+            eta = (secs / frac - secs) if frac > 0 else 0.0
+            bar = "#" * int(frac * 24)
+            line = (f"\r[{bar:<24}] {frac * 100:5.1f}%  {done / 1e6:,.1f}/{total / 1e6:,.1f} MB  "
+                    f"{rate:,.0f} events/s  ETA {eta:4.0f} s ")
+        else:
+            line = f"\r{done / 1e6:,.1f} MB  {rate:,.0f} events/s "
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 90 + "\r")
+            sys.stderr.flush()
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    import json
+
+    from .convert import convert
+    from .errors import SchemaError
+    from .schema import Schema
+    try:
+        schema = Schema.load(args.schema) if args.schema else None
+    except SchemaError as e:
+        raise SchemaError(f"bad schema {args.schema}: {e}") from e
+    progress = _Progress() if (not args.quiet and not args.json and sys.stderr.isatty()) else None
+    try:
+        report = convert(args.inputs, args.output, schema=schema, infer=args.infer,
+                         dedup_key=args.dedup_key, dedup_window=args.dedup_window,
+                         time_field=args.time_field, time_unit=args.time_unit,
+                         partition_by=args.partition_by, compression=args.compression,
+                         threads=args.threads, row_group_rows=args.row_group_rows,
+                         file_rows=args.file_rows, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print(json.dumps(dict(report.manifest, seconds=round(report.seconds, 3)), indent=2))
+    elif not args.quiet:
+        print(report.summary())
+    return EXIT_OK if report.balanced else EXIT_INPUT
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from .inspection import inspect_path
+    info, text = inspect_path(args.path)
+    print(json.dumps(info, indent=2, default=str) if args.json else text)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +242,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPT
+    except BrokenPipeError:   # e.g. `eventbatch inspect x | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except _usage_errors() as e:
+        print(f"eventbatch {args.cmd}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (EventBatchError, OSError, ImportError) as e:
         print(f"eventbatch: error: {e}", file=sys.stderr)
         return EXIT_INPUT
+
+
+def _usage_errors() -> tuple:
+    from .convert import ConvertUsageError
+    return (ConvertUsageError,)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,518 @@
+"""eventbatch convert / inspect: against DuckDB, reconciliation, idempotence,
+kill and rerun, CLI error paths, frame files."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+import eventbatch as eb
+from eventbatch import gen
+from eventbatch.convert import ConvertError, ConvertUsageError, convert
+
+duckdb = pytest.importorskip("duckdb")
+
+SCHEMA = eb.Schema.from_arrow(gen.event_schema())
+COLUMNS = gen.event_schema().names
+PARTS = "event_type,date,hour"
+
+
+def _cli(*args, env=None, input=None, timeout=60):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "eventbatch", *map(str, args)], capture_output=True,
+                          text=True, env=e, input=input, timeout=timeout)
+
+
+def _files(out) -> dict[str, bytes]:
+    """Every visible file of a dataset: relative path -> bytes."""
+    res = {}
+    for root, dirs, files in os.walk(out):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                res[os.path.relpath(p, out)] = fh.read()
+    return res
+
+
+def _read_rows(out) -> list[dict]:
+    t = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    t = t.select(COLUMNS).cast(gen.event_schema())
+    return t.to_pylist()
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_duck_type(f.type)}' for f in t) + ")"
+    return {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
+            pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}[t]
+
+
+def _duckdb_distinct(path) -> list[dict]:
+    cols = "{" + ", ".join(f"'{f.name}': '{_duck_type(f.type)}'" for f in gen.event_schema()) + "}"
+    con = duckdb.connect()
+    con.execute("SET threads TO 1")
+    t = con.sql(f"SELECT DISTINCT ON (event_id) * FROM read_json('{path}', format='newline_delimited', "
+                    f"columns={cols})")
+    t = pa.table(t)          # the Arrow C stream interface: any duckdb version
+    return t.cast(gen.event_schema()).to_pylist()
+
+
+def _key(row: dict) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("convert")
+    valid = d / "valid.ndjson"
+    gen.write_ndjson(valid, 4000, seed=11, dup_rate=0.05)
+    messy = d / "messy.ndjson.gz"
+    gen.write_ndjson(messy, 3000, seed=12, dup_rate=0.05, malformed_rate=0.03)
+    schema = d / "events.schema.json"
+    SCHEMA.save(schema)
+    return {"dir": d, "valid": valid, "messy": messy, "schema": schema}
+
+
+# ---------------------------------------------------------------------------
+# against DuckDB
+
+def test_equals_duckdb_distinct_on(data, tmp_path):
+    out = tmp_path / "lake"
+    rep = convert([data["valid"]], out, schema=SCHEMA, dedup_key="event_id", time_field="client_ts",
+                  partition_by=PARTS, threads=2, row_group_rows=300, file_rows=700, block_size=64 << 10)
+    assert rep.balanced
+    ours = _read_rows(out)
+    duck = _duckdb_distinct(data["valid"])
+    assert len(ours) == len(duck) == rep.totals["written"]
+    assert rep.totals["duplicates"] > 0
+    assert {r["event_id"] for r in ours} == {r["event_id"] for r in duck}
+    # full rows of the events that occur once
+    lines = [json.loads(x) for x in open(data["valid"], "rb").read().splitlines()]
+    counts: dict[str, int] = {}
+    for x in lines:
+        counts[x["event_id"]] = counts.get(x["event_id"], 0) + 1
+    once = {k for k, v in counts.items() if v == 1}
+    assert len(once) > len(ours) * 0.8
+    assert ({_key(r) for r in ours if r["event_id"] in once}
+            == {_key(r) for r in duck if r["event_id"] in once})
+    # and every kept row is the first occurrence
+    first: dict[str, dict] = {}
+    for x in lines:
+        first.setdefault(x["event_id"], x)
+    by_id = {r["event_id"]: r for r in ours}
+    for k, x in list(first.items())[:500]:
+        assert by_id[k]["client_ts"] == x["client_ts"] and by_id[k]["event_type"] == x["event_type"]
+
+
+def test_partitions_follow_the_time_field_in_utc(data, tmp_path):
+    out = tmp_path / "lake"
+    convert([data["valid"]], out, schema=SCHEMA, dedup_key="event_id", time_field="client_ts",
+            partition_by=PARTS)
+    t = ds.dataset(str(out), format="parquet", partitioning=ds.partitioning(
+        pa.schema([("event_type", pa.string()), ("date", pa.string()), ("hour", pa.string())]),
+        flavor="hive")).to_table()
+    import datetime as dt
+    for row in t.select(["client_ts", "date", "hour"]).to_pylist()[:2000]:
+        d = dt.datetime.fromtimestamp(row["client_ts"] / 1000, dt.timezone.utc)
+        assert (row["date"], row["hour"]) == (d.strftime("%Y-%m-%d"), d.strftime("%H"))
+    f = glob.glob(str(out / "event_type=*" / "date=*" / "hour=*" / "part-00000.parquet"))[0]
+    md = pq.ParquetFile(f).metadata
+    assert "event_type" not in md.schema.names           # a partition column, Hive style
+    col = md.row_group(0).column(0)
+    assert col.compression == "ZSTD" and col.statistics is not None and col.statistics.has_min_max
+
+
+# ---------------------------------------------------------------------------
+# reconciliation and rejected rows
+
+def test_reconciliation_balances_with_duplicates_malformed_and_blank_lines(data, tmp_path):
+    raw = gen.generate_ndjson(2000, seed=5, dup_rate=0.05, malformed_rate=0.05)
+    lines = raw.split(b"\n")
+    lines.insert(10, b"   ")
+    lines.insert(500, b"")
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(b"\n".join(lines))
+    out = tmp_path / "lake"
+    rep = convert([src, data["messy"]], out, schema=SCHEMA, dedup_key="event_id",
+                  time_field="client_ts", partition_by="event_type,date", block_size=32 << 10)
+    m = json.loads((out / "_manifest.json").read_text())
+    tot = m["totals"]
+    assert m["reconciliation"]["balanced"]
+    assert tot["lines_read"] == tot["written"] + tot["duplicates"] + tot["rejected"] + tot["blank_lines"]
+    assert tot["blank_lines"] >= 2 and tot["duplicates"] > 0 and tot["rejected"] > 0
+    assert sum(p["rows"] for p in m["partitions"]) == tot["written"] == len(_read_rows(out))
+    for f in m["inputs"]:
+        assert f["lines"] == f["written"] + f["duplicates"] + f["rejected"] + f["blank_lines"]
+    rej = pq.read_table(out / "_rejected" / "part-00000.parquet")
+    assert rej.num_rows == tot["rejected"] == sum(m["rejected"]["by_reason"].values())
+    assert set(rej.schema.names) >= {"raw", "source", "line", "reason", "message"}
+    # line numbers point at the raw line in its file
+    text = src.read_bytes().split(b"\n")
+    for r in rej.to_pylist():
+        if r["source"] == str(src):
+            assert text[r["line"] - 1].rstrip(b"\r")[:4096] == r["raw"]
+    assert rep.totals == tot
+
+
+def test_missing_or_invalid_time_field_is_rejected(tmp_path):
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b"}\n{"id": "c", "t": "yesterday"}\n'
+                   '{"id": "d", "t": "2024-01-02T23:59:59.5+02:00"}\n{"id": "e", "t": null}\n')
+    out = tmp_path / "lake"
+    rep = convert([src], out, schema=schema, time_field="t", partition_by="date,hour")
+    assert rep.totals["written"] == 2 and rep.totals["rejected"] == 3 and rep.balanced
+    assert sorted(os.path.relpath(p, out) for p in glob.glob(str(out / "date=*/hour=*/*.parquet"))) == [
+        "date=2024-01-02/hour=03/part-00000.parquet", "date=2024-01-02/hour=21/part-00000.parquet"]
+    rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
+    assert sorted(r["reason"] for r in rej) == ["invalid_time", "missing_required", "missing_required"]
+
+
+def test_time_units_and_timestamp_columns(tmp_path):
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"id": "a", "t": 1700000000}\n{"id": "b", "t": 1700003600}\n')
+    s = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.int64())]))
+    convert([src], tmp_path / "a", schema=s, time_field="t", time_unit="s", partition_by="date,hour")
+    assert sorted(os.listdir(tmp_path / "a" / "date=2023-11-14")) == ["hour=22", "hour=23"]
+    ts = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.timestamp("s"))]))
+    convert([src], tmp_path / "b", schema=ts, time_field="t", partition_by="date,hour")
+    assert sorted(os.listdir(tmp_path / "b" / "date=2023-11-14")) == ["hour=22", "hour=23"]
+
+
+# ---------------------------------------------------------------------------
+# inputs
+
+def test_compressed_inputs_directories_globs_and_stdin(data, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    raw = gen.generate_ndjson(600, seed=3, dup_rate=0.1)
+    for suffix in ("ndjson", "ndjson.gz", "ndjson.zst", "ndjson.lz4"):
+        gen.write_ndjson(d / f"e.{suffix}", 600, seed=3, dup_rate=0.1)
+    ref = convert([d / "e.ndjson"], tmp_path / "ref", schema=SCHEMA, dedup_key="event_id")
+    everything = convert([d], tmp_path / "dir", schema=SCHEMA, dedup_key="event_id")
+    globbed = convert([str(d / "e.*")], tmp_path / "glob", schema=SCHEMA, dedup_key="event_id")
+    for rep in (everything, globbed):
+        assert len(rep.manifest["inputs"]) == 4
+        assert rep.totals["written"] == ref.totals["written"]          # the same events 4 times
+        assert rep.totals["duplicates"] == 4 * 600 - ref.totals["written"]
+    r = _cli("convert", "-", "-o", tmp_path / "stdin", "--schema", data["schema"], "--dedup-key", "event_id",
+             "--quiet", input=raw.decode())
+    assert r.returncode == 0, r.stderr
+    assert _files(tmp_path / "stdin")["part-00000.parquet"] == _files(tmp_path / "ref")["part-00000.parquet"]
+
+
+def test_infer_and_dedup_window(data, tmp_path):
+    rep = convert([data["valid"]], tmp_path / "inf", infer=True, dedup_key="event_id")
+    assert rep.balanced and rep.totals["duplicates"] > 0
+    exact = convert([data["valid"]], tmp_path / "exact", schema=SCHEMA, dedup_key="event_id")
+    small = convert([data["valid"]], tmp_path / "win", schema=SCHEMA, dedup_key="event_id", dedup_window=50)
+    assert small.balanced
+    assert small.totals["duplicates"] <= exact.totals["duplicates"]
+    assert rep.totals["written"] == exact.totals["written"]
+
+
+# ---------------------------------------------------------------------------
+# idempotence
+
+def test_rerun_is_byte_identical_and_replaces_the_previous_result(data, tmp_path):
+    out = tmp_path / "lake"
+    kw = dict(schema=SCHEMA, dedup_key="event_id", time_field="client_ts", partition_by=PARTS,
+              row_group_rows=500, file_rows=1000)
+    convert([data["messy"]], out, **kw)
+    first = _files(out)
+    assert any(k.startswith("_rejected") for k in first) and "_manifest.json" in first
+    convert([data["messy"]], out, threads=1, **kw)
+    assert _files(out) == first
+    # another layout into the same directory: no file of the old one is left
+    convert([data["messy"]], out, schema=SCHEMA, dedup_key="event_id")
+    after = _files(out)
+    assert not any(k.startswith("event_type=") for k in after)
+    assert sorted(os.listdir(out)) == ["_manifest.json", "_rejected", "part-00000.parquet"]
+    convert([data["messy"]], out, **kw)
+    assert _files(out) == first
+
+
+def test_killed_run_leaves_nothing_visible_and_a_rerun_completes_it(data, tmp_path):
+    ins = []
+    for i in range(6):
+        p = tmp_path / f"in{i}.ndjson"
+        gen.write_ndjson(p, 400, seed=100 + i, dup_rate=0.05, malformed_rate=0.01)
+        ins.append(p)
+    args = ["convert", *ins, "--schema", data["schema"], "--dedup-key", "event_id",
+            "--time-field", "client_ts", "--partition-by", PARTS, "--row-group-rows", "100", "-q"]
+    clean = tmp_path / "clean"
+    r = _cli(*args, "-o", clean)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "lake"
+    e = dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP="0.5")
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", *map(str, args), "-o", str(out)], env=e,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not glob.glob(str(out / ".eventbatch-tmp" / "**" / "*.parquet"), recursive=True):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _files(out) == {}                      # no partial file visible
+    r = _cli(*args, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert _files(out) == _files(clean)
+    assert not os.path.exists(out / ".eventbatch-tmp")
+
+
+# ---------------------------------------------------------------------------
+# frame files
+
+def test_frame_files_from_filesink_convert(tmp_path):
+    sink = eb.FileSink(tmp_path / "frames", fsync=False)
+    dicts = gen.generate_dicts(900, seed=4, dup_rate=0.05)
+    schema = gen.event_schema()
+    pid = uuid.UUID(int=7)
+    frames = []
+    for seq, lo in enumerate(range(0, 900, 100)):
+        batch = pa.RecordBatch.from_pylist(dicts[lo:lo + 100], schema=schema)
+        frames.append(eb.encode_frame(batch, producer_id=pid, seq=seq if seq < 5 else seq + 2))
+    sink.write(frames)
+    sink.close()
+    [ebf] = sink.files
+    sink2 = eb.FileSink(tmp_path / "frames", fsync=False, prefix="frames-z")      # the stream runs on in a second file
+    sink2.write([eb.encode_frame(pa.RecordBatch.from_pylist(dicts[:10], schema=schema), producer_id=pid,
+                                 seq=12)])
+    sink2.close()
+    rep = convert([ebf], tmp_path / "lake", dedup_key="event_id", time_field="client_ts",
+                  partition_by="event_type")
+    ids = {}
+    for d in dicts:
+        ids.setdefault(d["event_id"], d)
+    assert rep.balanced and rep.totals["written"] == len(ids)
+    assert {r["event_id"] for r in _read_rows(tmp_path / "lake")} == set(ids)
+    # with a schema, frames and NDJSON mix
+    nd = tmp_path / "more.ndjson"
+    gen.write_ndjson(nd, 100, seed=99)
+    rep2 = convert([ebf, nd], tmp_path / "mixed", schema=SCHEMA, dedup_key="event_id")
+    assert rep2.totals["written"] == len(ids) + 100
+    r = _cli("inspect", ebf, "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["frames"] == 9 and info["rows"] == 900
+    [s] = info["streams"]
+    assert (s["seq_min"], s["seq_max"], s["gaps"]) == (0, 10, [[5, 6]])
+    r = _cli("inspect", tmp_path / "frames", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["files"] == 2 and info["frames"] == 10
+    [s] = info["streams"]
+    assert (s["seq_min"], s["seq_max"], s["gaps"]) == (0, 12, [[5, 6], [11, 11]])
+    r = _cli("convert", tmp_path / "frames", "-o", tmp_path / "fromdir", "--dedup-key", "event_id", "-q")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "fromdir" / "_manifest.json").read_text())["totals"]["written"] == len(ids)
+
+
+# ---------------------------------------------------------------------------
+# CLI
+
+def test_cli_convert_summary_json_and_inspect(data, tmp_path):
+    out = tmp_path / "lake"
+    r = _cli("convert", data["messy"], "-o", out, "--schema", data["schema"], "--dedup-key", "event_id",
+             "--time-field", "client_ts", "--partition-by", PARTS, "--compression", "snappy", "--threads", "2")
+    assert r.returncode == 0, r.stderr
+    assert "balanced" in r.stdout and "duplicates" in r.stdout
+    assert r.stderr == ""                                # no progress bar when not a TTY
+    r = _cli("convert", data["messy"], "-o", out, "--schema", data["schema"], "--json")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["reconciliation"]["balanced"]
+    r = _cli("convert", data["messy"], "-o", out, "--schema", data["schema"], "-q")
+    assert r.returncode == 0 and r.stdout == ""
+    r = _cli("inspect", out, "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["rows"] > 0 and info["rejected"]["rows"] > 0
+    r = _cli("inspect", data["valid"])
+    assert r.returncode == 0 and "lines: 4,000" in r.stdout and "event_id: string" in r.stdout
+
+
+def test_cli_gen_dup_window_and_malformed(tmp_path):
+    p = tmp_path / "g.ndjson"
+    r = _cli("gen", "500", "-o", p, "--dup", "0.1", "--dup-window", "5", "--malformed", "0.02", "-q")
+    assert r.returncode == 0, r.stderr
+    assert p.read_bytes() == gen.generate_ndjson(500, seed=0, dup_rate=0.1, dup_window=5, malformed_rate=0.02)
+
+
+@pytest.mark.parametrize("case,code,needle", [
+    ("missing", 1, "input not found"),
+    ("bad_schema", 1, "bad schema"),
+    ("missing_schema", 1, "cannot read schema"),
+    ("unwritable", 1, "cannot write to output"),
+    ("bad_partition_syntax", 2, "--partition-by"),
+    ("bad_partition_column", 2, "no column `nosuch`"),
+    ("date_without_time", 2, "needs a time field"),
+    ("bad_time_unit", 2, "--time-unit"),
+    ("no_schema", 2, "needs a schema"),
+    ("no_args", 2, "required"),
+    ("bad_threads", 2, "--threads"),
+    ("bad_compression", 2, "--compression"),
+])
+def test_cli_error_paths(data, tmp_path, case, code, needle):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    base = [data["valid"], "-o", tmp_path / "out"]
+    schema = ["--schema", data["schema"]]
+    args = {
+        "missing": ["convert", tmp_path / "nope.ndjson", "-o", tmp_path / "out", *schema],
+        "bad_schema": ["convert", *base, "--schema", bad],
+        "missing_schema": ["convert", *base, "--schema", tmp_path / "nope.json"],
+        "unwritable": ["convert", data["valid"], "-o", afile / "out", *schema],
+        "bad_partition_syntax": ["convert", *base, *schema, "--partition-by", "a,,b"],
+        "bad_partition_column": ["convert", *base, *schema, "--partition-by", "nosuch"],
+        "date_without_time": ["convert", *base, *schema, "--partition-by", "date"],
+        "bad_time_unit": ["convert", *base, *schema, "--time-unit", "h"],
+        "no_schema": ["convert", *base],
+        "no_args": ["convert"],
+        "bad_threads": ["convert", *base, *schema, "--threads", "0"],
+        "bad_compression": ["convert", *base, *schema, "--compression", "gzip9"],
+    }[case]
+    r = _cli(*args)
+    assert r.returncode == code, (r.stdout, r.stderr)
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not os.path.exists(tmp_path / "out" / "_manifest.json")
+
+
+def test_python_errors():
+    with pytest.raises(ConvertError):
+        convert(["/nonexistent/x.ndjson"], "/tmp/never", schema=SCHEMA)
+    with pytest.raises(ConvertUsageError):
+        convert([__file__], "/tmp/never", schema=SCHEMA, time_unit="h")
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing(data, tmp_path):
+    ins = []
+    for i in range(4):
+        p = tmp_path / f"in{i}.ndjson"
+        gen.write_ndjson(p, 200, seed=200 + i)
+        ins.append(p)
+    out = tmp_path / "lake"
+    e = dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP="0.5")
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", "convert", *map(str, ins), "-o", str(out),
+                             "--schema", str(data["schema"]), "--row-group-rows", "50"],
+                            env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not glob.glob(str(out / ".eventbatch-tmp" / "*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert os.listdir(out) == []                          # temp dir removed, nothing visible
+
+
+def test_progress_bar_only_on_a_tty(data, tmp_path):
+    import pty
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", "convert", str(data["valid"]), "-o",
+                             str(tmp_path / "lake"), "--schema", str(data["schema"])],
+                            stdout=subprocess.PIPE, stderr=follower,
+                            env=dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP="0.3"))
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            b = os.read(leader, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    proc.wait(30)
+    os.close(leader)
+    err = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "events/s" in err and "ETA" in err and "MB" in err
+    assert "balanced" in proc.stdout.read().decode()
+
+
+def test_rfc3339_strings_with_offsets(tmp_path):
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
+    src = tmp_path / "in.ndjson"
+    src.write_text('{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b", "t": "2024-01-02T00:30:00-01:00"}\n')
+    rep = convert([src], tmp_path / "lake", schema=schema, time_field="t", partition_by="date,hour")
+    assert rep.totals["written"] == 2
+    assert [p["path"] for p in rep.manifest["partitions"]] == ["date=2024-01-02/hour=03",
+                                                               "date=2024-01-02/hour=01"]
+
+
+def test_inspect_error_paths_and_text(data, tmp_path):
+    junk = tmp_path / "junk.txt"
+    junk.write_text("not json\n")
+    for path in (tmp_path / "nope", junk):
+        r = _cli("inspect", path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr and "error" in r.stderr
+    out = tmp_path / "lake"
+    convert([data["messy"]], out, schema=SCHEMA, dedup_key="event_id", time_field="client_ts",
+            partition_by="event_type")
+    r = _cli("inspect", out)
+    assert r.returncode == 0, r.stderr
+    assert "parquet dataset" in r.stdout and "event_type=play" in r.stdout
+    assert "rejected:" in r.stdout and "balanced" in r.stdout
+
+
+@pytest.mark.parametrize("codec,expected", [("zstd", "ZSTD"), ("snappy", "SNAPPY"), ("lz4", "LZ4"),
+                                            ("none", "UNCOMPRESSED")])
+def test_compression_codecs_dictionary_and_statistics(data, tmp_path, codec, expected):
+    out = tmp_path / codec
+    convert([data["valid"]], out, schema=SCHEMA, compression=codec)
+    md = pq.ParquetFile(out / "part-00000.parquet").metadata
+    names = [md.schema.column(i).path for i in range(md.num_columns)]
+    et = md.row_group(0).column(names.index("event_type"))
+    assert et.compression.startswith(expected)
+    assert "RLE_DICTIONARY" in et.encodings or "PLAIN_DICTIONARY" in et.encodings   # few distinct values
+    assert et.statistics.has_min_max and et.statistics.null_count == 0
+
+
+def test_killed_during_the_rename_phase_then_rerun(data, tmp_path):
+    args = ["convert", data["messy"], "--schema", data["schema"], "--dedup-key", "event_id",
+            "--time-field", "client_ts", "--partition-by", PARTS, "-q"]
+    clean = tmp_path / "clean"
+    assert _cli(*args, "-o", clean).returncode == 0
+    out = tmp_path / "lake"
+    assert _cli("convert", data["messy"], "--schema", data["schema"], "-o", out, "-q").returncode == 0
+    e = dict(os.environ, EVENTBATCH_CONVERT_TEST_SLEEP_COMMIT="0.2")
+    proc = subprocess.Popen([sys.executable, "-m", "eventbatch", *map(str, args), "-o", str(out)], env=e)
+    try:
+        deadline = time.monotonic() + 30
+        while not glob.glob(str(out / "event_type=*" / "date=*" / "hour=*" / "*.parquet")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (out / "_manifest.json").exists()         # visibly unfinished
+    for p in glob.glob(str(out / "**" / "*.parquet"), recursive=True):
+        if ".eventbatch-tmp" not in p:
+            pq.ParquetFile(p).metadata                   # every visible file is whole
+    assert _cli(*args, "-o", out).returncode == 0
+    assert _files(out) == _files(clean)
