@@ -113,7 +113,8 @@ def _blocks(stream: IO[bytes], block_size: int, max_line: int) -> Iterator[tuple
         data = carry + chunk if carry else chunk
         nl = data.rfind(b"\n")
         if nl >= 0:
-            yield ("block", data[: nl + 1], offset)
+            # a view, not a copy: the block keeps `data` alive until encoded
+            yield ("block", memoryview(data)[: nl + 1], offset)
             offset += nl + 1
             carry = data[nl + 1:]
         else:
