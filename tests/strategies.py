@@ -40,19 +40,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from eventbatch.schema import TIME_UNITS, DataType, Field, Schema  # noqa: E402
 
-INT_RANGES = {
-    "int8": (-(1 << 7), (1 << 7) - 1),
-    "int16": (-(1 << 15), (1 << 15) - 1),
-    "int32": (-(1 << 31), (1 << 31) - 1),
-    "int64": (-(1 << 63), (1 << 63) - 1),
-    "uint8": (0, (1 << 8) - 1),
-    "uint16": (0, (1 << 16) - 1),
-    "uint32": (0, (1 << 32) - 1),
-    "uint64": (0, (1 << 64) - 1),
-}
-INT64_MIN, INT64_MAX = INT_RANGES["int64"]
-INT32_MIN, INT32_MAX = INT_RANGES["int32"]
-UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+from eventbatch._reference import (INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN,  # noqa: E402
+                                   INT_RANGES, UNITS_PER_SECOND)
 SCALAR_KINDS = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                 "uint64", "float32", "float64", "string", "binary", "date32", "json")
 BOM = b"\xef\xbb\xbf"

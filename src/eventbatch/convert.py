@@ -45,7 +45,7 @@ from .encoder import REJECTED_SCHEMA
 from .errors import EventBatchError, SchemaError
 from .frames import MAGIC as FRAME_MAGIC
 from .frames import iter_frames
-from .readers import iter_ndjson
+from .readers import _RawAdapter, iter_ndjson
 from .schema import Schema
 
 __all__ = ["convert", "ConvertReport", "ConvertError", "ConvertUsageError", "resolve_inputs"]
@@ -142,31 +142,6 @@ def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]") ->
     if not out:
         raise ConvertError("no inputs")
     return out
-
-
-class _Counting(io.RawIOBase):
-    """A raw reader that counts the bytes read from the file (before decompression)."""
-
-    def __init__(self, f: BinaryIO, on_read: Callable[[int], None]) -> None:
-        self._f = f
-        self._on_read = on_read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._f.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self._on_read(n)
-        return n
-
-    def close(self) -> None:
-        try:
-            if self._f is not sys.stdin.buffer:
-                self._f.close()
-        finally:
-            super().close()
 
 
 def _open_raw(path: str) -> BinaryIO:
@@ -660,7 +635,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             rec = {"path": name, "kind": kinds[path], "lines": 0, "blank_lines": 0, "inputs": 0,
                    "written": 0, "duplicates": 0, "rejected": 0}
             inputs_report.append(rec)
-            raw = _Counting(_open_raw(path), on_read)
+            raw = _RawAdapter(_open_raw(path), on_read)   # counts bytes read, for progress
             try:
                 if kinds[path] == "frames":
                     for frame in iter_frames(io.BufferedReader(raw)):

@@ -65,10 +65,12 @@ def open_input(source: "str | os.PathLike | BinaryIO") -> BinaryIO:
 
 
 class _RawAdapter(io.RawIOBase):
-    """Lets io.BufferedReader wrap any object with read()."""
+    """Lets io.BufferedReader wrap any object with read(); ``on_read`` (if
+    given) is told how many bytes each read returned (progress counters)."""
 
-    def __init__(self, f: Any) -> None:
+    def __init__(self, f: Any, on_read: "Any | None" = None) -> None:
         self._f = f
+        self._on_read = on_read
 
     def readable(self) -> bool:
         return True
@@ -77,11 +79,14 @@ class _RawAdapter(io.RawIOBase):
         data = self._f.read(len(b))
         n = len(data)
         b[:n] = data
+        if self._on_read is not None:
+            self._on_read(n)
         return n
 
     def close(self) -> None:
         try:
-            self._f.close()
+            if self._f is not sys.stdin.buffer:
+                self._f.close()
         finally:
             super().close()
 
