@@ -51,6 +51,8 @@ from .sinks import MemorySink
 
 __all__ = ["Producer", "RetryPolicy", "BufferFullError", "Outbox"]
 
+_FIRST_BATCH_ROWS = 4096
+
 _HASH = "__eventbatch_hash"        # internal columns, dropped (or renamed) before framing
 _CONTENT = "__eventbatch_content"
 
@@ -361,6 +363,10 @@ class Producer:
         if self._bpr:
             budget = (self.max_bytes - (r.overhead or 0)) * 0.98
             limit = min(limit, max(1, int(budget / self._bpr)))
+        else:
+            # no frame yet to learn the bytes per row from: start small, so the
+            # sender learns it early instead of splitting one huge first batch
+            limit = min(limit, _FIRST_BATCH_ROWS)
         return limit - r.pending_rows()
 
     def _note_add(self, r: _Route, before: dict) -> None:
