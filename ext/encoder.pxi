@@ -246,6 +246,19 @@ cdef class CoreEncoder:
         the pending batch holds that many rows, and returns the rest.
         The GIL is released while the block is scanned.
         """
+        cdef Py_ssize_t done = self._consume_ndjson(block, final, source, max_rows)
+        cdef Py_buffer view
+        PyObject_GetBuffer(block, &view, PyBUF_SIMPLE)
+        try:
+            if done >= view.len:
+                return b""
+            return PyBytes_FromStringAndSize(<const char *>view.buf + done, view.len - done)
+        finally:
+            PyBuffer_Release(&view)
+
+    def _consume_ndjson(self, block, bint final=False, source=None, max_rows=None):
+        """extend_ndjson, returning how many bytes it consumed instead of a
+        copy of the rest (callers that go on from an offset)."""
         cdef Py_buffer view
         cdef int64_t done
         cdef int status = 0
@@ -269,9 +282,7 @@ cdef class CoreEncoder:
                         self._seal()
                         continue
                     break
-                if pos >= n:
-                    return b""
-                return PyBytes_FromStringAndSize(<const char *>p + pos, n - pos)
+                return pos
             finally:
                 PyBuffer_Release(&view)
         finally:

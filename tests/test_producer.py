@@ -356,3 +356,17 @@ def test_hash_column_goes_out_when_asked():
     assert t.column("_hash").to_pylist() == list(eb.hash64(t.column("event_id")))
     st = p._dedup.stats()
     assert st["resends"] == p.stats()["total"]["deduplicated"] > 0 and st["conflicts"] == 0
+
+
+@pytest.mark.parametrize("source", ["ndjson", "dicts"])
+def test_large_adds_across_many_batches_lose_nothing(source):
+    """One big add while the sender keeps changing the frame-size estimate."""
+    data = gen.generate_ndjson(60_000, seed=17)
+    sink = eb.MemorySink()
+    with eb.Producer(SCHEMA, sink, max_bytes=200_000, max_rows=1_000_000) as p:
+        if source == "ndjson":
+            assert p.add_ndjson(data, final=True) == b""
+        else:
+            p.add_many([json.loads(line) for line in data.splitlines()])
+    st = balanced(p.stats())["total"]
+    assert st["delivered"] == 60_000 == sum(eb.peek_header(f).row_count for f in sink.frames)

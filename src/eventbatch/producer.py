@@ -401,14 +401,17 @@ class Producer:
                 self._cut(r)
                 continue
             before = r.encoder.stats()
-            rest = r.encoder.extend_ndjson(view, final=final, max_rows=r.pending_rows() + room)
+            limit = r.pending_rows() + room
+            used = r.encoder._consume_ndjson(view, final, None, limit)
             self._note_add(r, before)
-            full = self._room(r) <= 0
-            if full:
+            view = view[used:]       # a view: the rest is never copied
+            # decide from what the encoder did, not from _room() again: the
+            # sender may have changed the bytes-per-row estimate meanwhile
+            stopped = r.pending_rows() >= limit
+            if stopped or self._room(r) <= 0:
                 self._cut(r)
-            if not full or not rest or len(rest) == len(view):
-                return bytes(rest)   # the unfinished last line (or nothing)
-            view = memoryview(rest)  # the encoder stopped at the row limit: go on
+            if not stopped or not len(view):
+                return bytes(view)   # the unfinished last line (or nothing)
 
     def _route_ndjson(self, block: bytes, final: bool) -> bytes:
         end = len(block) if final else block.rfind(b"\n") + 1
