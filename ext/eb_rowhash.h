@@ -16,6 +16,7 @@
 
 #include "eb_buf.h"
 #include "eb_xxh64.h"
+#include "eb_json.h"   /* eb_count_set, eb_offs_at */
 
 #define EB_HASH_NULL 0x6A09E667F3BCC908ull  /* the hash of a null value */
 
@@ -144,8 +145,12 @@ static int eb_row_hashes(const eb_node *root, const int *keys, int nkeys, const 
  * list's rows.  Returns 0 or -1 (memory for a list's item mask). */
 static int eb_compact(eb_node *n, const uint8_t *keep) {
     const int64_t len = n->len;
-    int64_t j = 0;
     int r;
+    /* rows before the first dropped one stay where they are */
+    const uint8_t *z = len ? (const uint8_t *)memchr(keep, 0, (size_t)len) : NULL;
+    if (!z) return 0;
+    const int64_t first = z - keep;
+    int64_t j = first;
     if (n->kind == EB_STRUCT) {
         for (int c = 0; c < n->nchild; c++)
             if ((r = eb_compact(n->child[c], keep))) return r;
@@ -164,8 +169,8 @@ static int eb_compact(eb_node *n, const uint8_t *keep) {
     }
     switch (n->kind) {
     case EB_STRING: case EB_BINARY: case EB_JSON: case EB_LIST: {
-        int32_t s0 = eb_offs_at(n, 0), pos = 0;
-        for (int64_t i = 0; i < len; i++) {
+        int32_t s0 = eb_offs_at(n, first), pos = s0;
+        for (int64_t i = first; i < len; i++) {
             int32_t e = eb_offs_at(n, i + 1);   /* read before offs[j + 1] is written */
             if (keep[i]) {
                 int32_t k = e - s0;
@@ -181,7 +186,7 @@ static int eb_compact(eb_node *n, const uint8_t *keep) {
         break;
     }
     case EB_BOOL:
-        for (int64_t i = 0; i < len; i++) {
+        for (int64_t i = first; i < len; i++) {
             if (!keep[i]) continue;
             uint8_t bit = (n->data.p[i >> 3] >> (i & 7)) & 1, m = (uint8_t)(1u << (j & 7));
             if (bit) n->data.p[j >> 3] |= m; else n->data.p[j >> 3] &= (uint8_t)~m;
@@ -190,28 +195,30 @@ static int eb_compact(eb_node *n, const uint8_t *keep) {
         n->data.len = (size_t)((j + 7) >> 3);
         break;
     case EB_STRUCT:
-        for (int64_t i = 0; i < len; i++) j += keep[i] != 0;
+        for (int64_t i = first; i < len; i++) j += keep[i] != 0;
         break;
     default: {
         const size_t w = (size_t)n->width;
-        for (int64_t i = 0; i < len; i++) {
+        for (int64_t i = first; i < len; i++) {
             if (!keep[i]) continue;
-            if (j != i) memcpy(n->data.p + (size_t)j * w, n->data.p + (size_t)i * w, w);
+            memcpy(n->data.p + (size_t)j * w, n->data.p + (size_t)i * w, w);
             j++;
         }
         n->data.len = (size_t)j * w;
     }
     }
-    /* validity, the same way */
-    int64_t v = 0;
-    for (int64_t i = 0; i < len; i++) {
-        if (!keep[i]) continue;
-        uint8_t bit = (n->valid.p[i >> 3] >> (i & 7)) & 1, m = (uint8_t)(1u << (v & 7));
-        if (bit) n->valid.p[v >> 3] |= m; else n->valid.p[v >> 3] &= (uint8_t)~m;
-        v++;
+    /* validity, the same way; a column without nulls keeps all ones */
+    if (eb_count_set(n->valid.p, len) != len) {
+        int64_t v = first;
+        for (int64_t i = first; i < len; i++) {
+            if (!keep[i]) continue;
+            uint8_t bit = (n->valid.p[i >> 3] >> (i & 7)) & 1, m = (uint8_t)(1u << (v & 7));
+            if (bit) n->valid.p[v >> 3] |= m; else n->valid.p[v >> 3] &= (uint8_t)~m;
+            v++;
+        }
     }
-    n->valid.len = (size_t)((v + 7) >> 3);
-    n->len = v;
+    n->valid.len = (size_t)((j + 7) >> 3);
+    n->len = j;
     return 0;
 }
 

@@ -101,8 +101,10 @@ def test_rejected_rows_do_not_shift_hashes():
     assert np.array_equal(b.column("_hash").to_numpy(), eb.hash64(b.column("event_id")))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_row_filter_compacts_every_kind_of_column(seed):
+@pytest.mark.parametrize("seed,mode", [(1, "random"), (2, "random"), (3, "random"), (4, "keep_all"),
+                                       (5, "drop_all"), (6, "drop_last"), (7, "drop_first"),
+                                       (8, "drop_tail_half")])
+def test_row_filter_compacts_every_kind_of_column(seed, mode):
     """The encoder's in-place compaction equals Arrow's filter, for every type."""
     rng = np.random.default_rng(seed)
     schema = eb.Schema.from_json({"unknown_fields": "extra", "fields": [
@@ -132,7 +134,11 @@ def test_row_filter_compacts_every_kind_of_column(seed):
     masks = []
 
     def keep(key, content, present, times):
-        m = rng.random(len(content)) < 0.6
+        n = len(content)
+        m = {"random": lambda: rng.random(n) < 0.6, "keep_all": lambda: np.ones(n, bool),
+             "drop_all": lambda: np.zeros(n, bool),
+             "drop_last": lambda: np.arange(n) != n - 1, "drop_first": lambda: np.arange(n) != 0,
+             "drop_tail_half": lambda: np.arange(n) < n // 2}[mode]()
         masks.append(m)
         return m
 
