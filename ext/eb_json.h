@@ -133,36 +133,34 @@ static void eb_show_byte(char *dst, size_t cap, const eb_ctx *c, const uint8_t *
     else snprintf(dst, cap, "byte 0x%02x", ch);
 }
 
-static int eb_bad_utf8(eb_ctx *c, const uint8_t *at);
-
-/* A syntax error at `at`; a byte there that starts no valid UTF-8 sequence
- * makes it an encoding error instead (docs/SEMANTICS.md, order of checks). */
-static int eb_syntax(eb_ctx *c, const uint8_t *at, const char *expected) {
-    if (at < c->end && *at >= 0x80 && !eb_utf8_seq(at, c->end)) return eb_bad_utf8(c, at);
-    c->reason = EB_R_INVALID_JSON;
+/* Record a scan error (reason, position in the line, what was expected);
+ * the caller fills c->got.  Scan errors have no field path. */
+static int eb_scan_error(eb_ctx *c, int reason, const uint8_t *at, const char *expected) {
+    c->reason = reason;
     c->epos = (size_t)(at - c->base);
     c->expected = expected;
-    eb_show_byte(c->got, sizeof c->got, c, at);
+    c->got[0] = 0;
     c->has_path = 0;
     return EB_ESYNTAX;
 }
 
 static int eb_bad_utf8(eb_ctx *c, const uint8_t *at) {
-    c->reason = EB_R_INVALID_UTF8;
-    c->epos = (size_t)(at - c->base);
-    c->expected = NULL;
+    eb_scan_error(c, EB_R_INVALID_UTF8, at, NULL);
     snprintf(c->got, sizeof c->got, "0x%02x", *at);
-    c->has_path = 0;
+    return EB_ESYNTAX;
+}
+
+/* A syntax error at `at`; a byte there that starts no valid UTF-8 sequence
+ * makes it an encoding error instead (docs/SEMANTICS.md, order of checks). */
+static int eb_syntax(eb_ctx *c, const uint8_t *at, const char *expected) {
+    if (at < c->end && *at >= 0x80 && !eb_utf8_seq(at, c->end)) return eb_bad_utf8(c, at);
+    eb_scan_error(c, EB_R_INVALID_JSON, at, expected);
+    eb_show_byte(c->got, sizeof c->got, c, at);
     return EB_ESYNTAX;
 }
 
 static int eb_too_deep(eb_ctx *c, const uint8_t *at) {
-    c->reason = EB_R_TOO_DEEP;
-    c->epos = (size_t)(at - c->base);
-    c->expected = NULL;
-    c->got[0] = 0;
-    c->has_path = 0;
-    return EB_ESYNTAX;
+    return eb_scan_error(c, EB_R_TOO_DEEP, at, NULL);
 }
 
 /* A schema error at the current frame path.  `got` is what was found. */

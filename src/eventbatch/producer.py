@@ -47,7 +47,6 @@ from .encoder import REJECTED_SCHEMA, Encoder
 from .errors import EventBatchError, SinkError
 from .frames import FrameHeader, encode_frame, peek_header, restamp
 from .schema import Field, Schema
-from .sinks import MemorySink
 
 __all__ = ["Producer", "RetryPolicy", "BufferFullError", "Outbox"]
 
