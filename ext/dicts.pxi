@@ -357,17 +357,19 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
     while PyDict_Next(d, &pos, &k, &v):
         # the key that followed the previous one last time, by identity or
         # by its ASCII bytes; else the C name table; else the dict of names
+        # (PyUnicode_IS_COMPACT_ASCII and PyUnicode_DATA only on a str: on
+        # another key type they would read past the object)
         idx = -1
         key = <object>k
-        if g < n.nchild:
-            if <PyObject *>PyTuple_GET_ITEM(names, g) == k:
-                idx = g
-            elif PyUnicode_IS_COMPACT_ASCII(key) and PyUnicode_GET_LENGTH(key) == n.name_lens[g] and \
-                    eb_key_eq(<const uint8_t *>PyUnicode_DATA(key), n.names[g], n.name_lens[g]):
-                idx = g
-        if idx < 0:
-            if PyUnicode_Check(key) and PyUnicode_IS_COMPACT_ASCII(key):
-                idx = eb_lookup(n, <const uint8_t *>PyUnicode_DATA(key), PyUnicode_GET_LENGTH(key))
+        if g < n.nchild and <PyObject *>PyTuple_GET_ITEM(names, g) == k:
+            idx = g
+        elif PyUnicode_Check(key):
+            if PyUnicode_IS_COMPACT_ASCII(key):
+                if g < n.nchild and PyUnicode_GET_LENGTH(key) == n.name_lens[g] and \
+                        eb_key_eq(<const uint8_t *>PyUnicode_DATA(key), n.names[g], n.name_lens[g]):
+                    idx = g
+                else:
+                    idx = eb_lookup(n, <const uint8_t *>PyUnicode_DATA(key), PyUnicode_GET_LENGTH(key))
             else:
                 pidx = PyDict_GetItem(index, key)
                 idx = -1 if pidx == NULL else <int><object>pidx

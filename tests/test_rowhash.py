@@ -80,6 +80,30 @@ def test_content_hash_sees_every_value_and_excludes_volatile_fields():
     assert v[0] == v[3] and len(set(v)) == len(v) - 1   # the client_ts change is ignored
 
 
+def test_content_hash_tells_which_field_holds_a_value():
+    """Nulls add nothing to the content hash, so the position of each present
+    field must: the same value moved to a sibling of the same type, a
+    struct's null fields against its absence, a list's null items."""
+    schema = eb.Schema.from_json({"fields": [
+        {"name": "a", "type": "int64"}, {"name": "b", "type": "int64"},
+        {"name": "s", "type": {"type": "struct", "fields": [
+            {"name": "x", "type": "string"}, {"name": "y", "type": "string"}]}},
+        {"name": "l", "type": {"type": "list", "item": "int64"}},
+    ]})
+    rows = [{"a": 1}, {"b": 1}, {"a": 1, "b": None}, {"s": {"x": "v"}}, {"s": {"y": "v"}},
+            {"s": {}}, {"s": None}, {"l": [None, 1]}, {"l": [1, None]}, {"l": []}, {"l": None},
+            {"l": [None]}, {}]
+    enc = eb.Encoder(schema, content_hash_column="c")
+    enc.extend(rows)
+    h = enc.flush().column("c").to_pylist()
+    # {"a": 1, "b": null} is the same content as {"a": 1}; {"s": null}, {"l": null}
+    # and {} are the same as each other; every other pair differs
+    same = {(0, 2), (6, 12), (10, 12), (6, 10)}
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            assert (h[i] == h[j]) == ((i, j) in same), (rows[i], rows[j])
+
+
 def test_hash_options_are_checked():
     with pytest.raises(eb.SchemaError):
         eb.Encoder(SCHEMA, hash_key="nope", hash_column="_hash")
@@ -103,7 +127,7 @@ def test_rejected_rows_do_not_shift_hashes():
 
 @pytest.mark.parametrize("seed,mode", [(1, "random"), (2, "random"), (3, "random"), (4, "keep_all"),
                                        (5, "drop_all"), (6, "drop_last"), (7, "drop_first"),
-                                       (8, "drop_tail_half")])
+                                       (8, "drop_tail_half"), (9, "sparse_drops"), (10, "long_runs")])
 def test_row_filter_compacts_every_kind_of_column(seed, mode):
     """The encoder's in-place compaction equals Arrow's filter, for every type."""
     rng = np.random.default_rng(seed)
@@ -138,7 +162,10 @@ def test_row_filter_compacts_every_kind_of_column(seed, mode):
         m = {"random": lambda: rng.random(n) < 0.6, "keep_all": lambda: np.ones(n, bool),
              "drop_all": lambda: np.zeros(n, bool),
              "drop_last": lambda: np.arange(n) != n - 1, "drop_first": lambda: np.arange(n) != 0,
-             "drop_tail_half": lambda: np.arange(n) < n // 2}[mode]()
+             "drop_tail_half": lambda: np.arange(n) < n // 2,
+             # re-send-like: runs of kept rows far longer than a 56-bit chunk
+             "sparse_drops": lambda: rng.random(n) >= 0.02,
+             "long_runs": lambda: np.repeat(rng.random(n) < 0.5, rng.integers(1, 200, n))[:n]}[mode]()
         masks.append(m)
         return m
 
