@@ -1223,3 +1223,36 @@ def test_one_encoder_shared_by_two_threads_raises_or_serialises(tmp_path):
     assert proc.returncode == 0, f"rc={proc.returncode}\nstdout={proc.stdout}\nstderr={proc.stderr}"
     assert "Exception ignored" not in proc.stderr, proc.stderr
     assert proc.stdout.startswith("ok"), proc.stdout
+
+
+def test_released_buffers_are_reused_within_a_bound():
+    """Blocks Arrow lets go of go to a bounded pool and back into the next
+    batches; a batch built from reused blocks is still exactly right."""
+    import gc
+
+    from eventbatch import _core, gen
+    schema = Schema.from_arrow(gen.event_schema())
+    data = gen.generate_ndjson(5000, seed=3)
+    enc = Encoder(schema)
+    enc.extend_ndjson(data, final=True)
+    want = enc.flush()
+    del want
+    gc.collect()
+    blocks, nbytes = _core._buffer_pool_stats()
+    assert blocks > 0 and 0 < nbytes <= 64 << 20
+    enc.extend_ndjson(data, final=True)
+    again = enc.flush()
+    again.validate(full=True)
+    assert _core._buffer_pool_stats()[0] < blocks          # taken back out
+    fresh = Encoder(schema)
+    fresh.extend_ndjson(data, final=True)
+    assert again.equals(fresh.flush())
+    # the bound holds however many batches are released at once
+    batches = []
+    for _ in range(40):
+        enc.extend_ndjson(data, final=True)
+        batches.append(enc.flush())
+    del batches
+    gc.collect()
+    blocks, nbytes = _core._buffer_pool_stats()
+    assert blocks <= 256 and nbytes <= 64 << 20
