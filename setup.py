@@ -3,7 +3,7 @@
 Compiler directives and debug switches live here, in one place:
   EVENTBATCH_DEBUG=1     -O0 -g, assertions on, Cython line tracing off
   EVENTBATCH_SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer
-                         (run with LD_PRELOAD of libasan, see Makefile)
+                         (`make asan` runs the suite on such a build)
   EVENTBATCH_ANNOTATE=1  write ext/_core.html (cython -a) next to the source
 """
 import os
