@@ -155,6 +155,8 @@ def _usage(msg: str) -> int:
 
 def command(args: argparse.Namespace) -> int:
     """Run ``eventbatch bench`` from parsed arguments; returns the exit code."""
+    from .worker import install_hide_hook
+    install_hide_hook()   # test hook (_EVENTBATCH_BENCH_HIDE): matplotlib "not installed"
     if args.from_json and (args.input or args.schema or args.scenarios or args.events):
         return _usage("--from-json reports on a saved run: it takes no --input/--schema/--scenarios/--events")
     if args.input and args.events:

@@ -212,8 +212,8 @@ def prepare_inputs(cfg: BenchConfig, tmpdir: str, log: Callable[[str], None]) ->
                 schema = Schema.infer(data_path)
             except (SchemaError, ValueError) as e:
                 raise BenchInputError(f"cannot infer a schema from {cfg.input}: {e} (give --schema)") from e
-            how = "inferred from the input (give --schema to declare it)"
-            log(f"schema {how}")
+            how = "inferred from the input"
+            log("schema inferred from the input (give --schema to declare it)")
         source = {"kind": "file", "path": os.path.abspath(cfg.input), "schema": how}
         key = cfg.dedup_key or ("event_id" if "event_id" in schema.names else None)
     if key is not None and key not in schema.names:
@@ -314,14 +314,26 @@ def _progress_text(r: dict, events: int) -> str:
 # derived figures: rates, ratios, correctness flags
 # ---------------------------------------------------------------------------
 
-def _reference(results: list[dict], r: dict) -> dict | None:
-    """The eventbatch row ``r`` is compared with: same scenario, same thread
-    count if eventbatch ran at it, else eventbatch's first row of the scenario."""
-    ebs = [x for x in results if x["scenario"] == r["scenario"] and x["library"] == "eventbatch"]
-    if not ebs:
-        return None
+def _eventbatch_rows(results: list[dict], scenario: str) -> list[dict]:
+    return [x for x in results if x["scenario"] == scenario and x["library"] == "eventbatch"]
+
+
+def _rate_reference(results: list[dict], r: dict) -> dict | None:
+    """The eventbatch row ``r``'s speed is divided by: same scenario, same
+    thread count if eventbatch ran at it, else eventbatch's first row."""
+    ebs = _eventbatch_rows(results, r["scenario"])
     same = [x for x in ebs if x.get("threads") == r.get("threads")]
-    return (same or ebs)[0]
+    return (same or ebs or [None])[0]
+
+
+def _output_reference(results: list[dict], r: dict) -> dict | None:
+    """The eventbatch row ``r``'s output is compared with: for a peer, the
+    eventbatch row at the same thread count (else the first); for eventbatch
+    at another thread count, eventbatch's first row (the scenario's reference)."""
+    if r["library"] == "eventbatch":
+        ebs = _eventbatch_rows(results, r["scenario"])
+        return ebs[0] if ebs else None
+    return _rate_reference(results, r)
 
 
 def _flag(r: dict, ref_output: dict | None, ref_name: str) -> tuple[str, str]:
@@ -362,11 +374,12 @@ def summarise(doc: dict) -> None:
         r["mb_per_s"] = nbytes / med / 1e6 if nbytes else None
         r["cpu_over_wall"] = sum(r["cpu_s"]) / max(sum(r["wall_s"]), 1e-12)
     for r in results:
-        ref = _reference(results, r)
-        if ref is not None and "events_per_s" in r and "events_per_s" in ref:
-            r["ratio_to_eventbatch"] = r["events_per_s"] / ref["events_per_s"]
+        rref = _rate_reference(results, r)
+        if rref is not None and "events_per_s" in r and "events_per_s" in rref:
+            r["ratio_to_eventbatch"] = r["events_per_s"] / rref["events_per_s"]
         else:
             r["ratio_to_eventbatch"] = None
+        ref = _output_reference(results, r)
         if "expected" in r:
             flag, detail = _flag(r, r["expected"], "the expected output")
         elif ref is None:
