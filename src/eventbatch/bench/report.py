@@ -219,8 +219,7 @@ def plot(doc: dict, path: str) -> None:
                              squeeze=False)
     for ax, (sc, t, rows) in zip(axes[:, 0], panels):
         rows = sorted(rows, key=lambda r: r["events_per_s"])
-        labels = [r["library"] + ("" if r.get("threads") is None or t is None else f" ({r['threads']}t)")
-                  for r in rows]
+        labels = [r["library"] for r in rows]
         rates = [r["events_per_s"] for r in rows]
         colors = ["#d95f02" if r["library"].startswith("eventbatch") else "#7570b3" for r in rows]
         bars = ax.barh(labels, rates, color=colors)
@@ -235,13 +234,14 @@ def plot(doc: dict, path: str) -> None:
         ax.set_xlim(0, max(rates) * 1.45)
         ax.tick_params(axis="both", labelsize=8)
         ax.ticklabel_format(axis="x", style="plain")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1e6:g}M"))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda x, _: "0" if x == 0 else f"{x / 1e6:g}M"))
     meta = doc["meta"]
     inp = meta["input"]
     m = meta.get("machine", {})
-    fig.suptitle(f"eventbatch bench: events/s (median), {inp['events']:,} events; "
-                 f"{m.get('cpu', '')[:40]}, {m.get('usable_cpus')} CPUs", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"eventbatch bench: events/s (median) and ratio to eventbatch, {inp['events']:,} events\n"
+                 f"{m.get('cpu', '')[:40]}, {m.get('usable_cpus')} CPUs, {meta.get('date', '')}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -296,6 +296,8 @@ def run_suite(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
             log(f"[{i}/{len(rows)}] {label}: " + _progress_text(r, inputs["events"]))
         meta["machine"]["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
         meta["seconds"] = round(time.time() - started, 1)
+        from .worker import peak_rss_bytes
+        meta["parent_peak_rss_bytes"] = peak_rss_bytes()   # this process only: no worker figure includes it
         doc = {"meta": meta, "results": results}
         summarise(doc)
         return doc
