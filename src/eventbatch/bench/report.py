@@ -139,7 +139,7 @@ def format_report(doc: dict, markdown: bool = False) -> str:
     L.append(f"{bullet}Method: one process per row; {cfg.get('warmup')} warm-up + {cfg.get('repeat')} timed "
              "runs, median; events/s = input events / median wall time; MB/s = NDJSON bytes (hash: key "
              "bytes) / median time; vs eventbatch = events/s / eventbatch's events/s at the same thread "
-             "count; peak RSS = the worker's VmHWM (interpreter, libraries and input included); "
+             "count (threads -: the library has no thread setting and ran once); peak RSS = the worker's VmHWM (interpreter, libraries and input included); "
              "correct = row count and an order-independent checksum of the output equal eventbatch's")
     L.append("")
     L.extend(_align(table_rows(doc), right={2, 3, 4, 5, 6}))
@@ -219,12 +219,16 @@ def plot(doc: dict, path: str) -> None:
                              squeeze=False)
     for ax, (sc, t, rows) in zip(axes[:, 0], panels):
         rows = sorted(rows, key=lambda r: r["events_per_s"])
-        labels = [r["library"] for r in rows]
+        # a row without a thread setting ran once, on one thread: say so in the other panels
+        labels = [r["library"] + (" (1 thread)" if r.get("threads") is None and t not in (None, 1) else "")
+                  for r in rows]
         rates = [r["events_per_s"] for r in rows]
+        ebs = [r for r in rows if r["library"] == "eventbatch"]
         colors = ["#d95f02" if r["library"].startswith("eventbatch") else "#7570b3" for r in rows]
         bars = ax.barh(labels, rates, color=colors)
         for bar, r in zip(bars, rows):
-            ratio = r.get("ratio_to_eventbatch")
+            # the ratio to the eventbatch bar of this panel
+            ratio = r["events_per_s"] / ebs[0]["events_per_s"] if ebs else None
             flag = r.get("correct", "")
             txt = f" {r['events_per_s']:,.0f}/s" + (f"  {ratio:.2f}x" if ratio is not None else "") + \
                 ("" if flag in ("ok", "ref") else f"  [{flag}]")
