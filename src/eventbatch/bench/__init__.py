@@ -52,7 +52,7 @@ examples:
   eventbatch bench --from-json out.json --plot out.png   redraw a saved run
 
 A missing peer is reported as skipped with the pip line that adds it
-(pip install 'eventbatch[test]' adds them all).  Exit codes: 0 done,
+(pip install 'eventbatch[bench]' adds them all, and matplotlib).  Exit codes: 0 done,
 1 input error or a regression past --threshold, 2 usage.
 """
 

@@ -175,6 +175,11 @@ def format_report(doc: dict, markdown: bool = False) -> str:
                 libs.append(r["library"])
     for (sc, n), libs in shared.items():
         notes.append(f"{sc} / {', '.join(libs)}: {n}")
+    waited = [f"{r['scenario']} / {r['library']} {r['cpu_over_wall']:.2f}" for r in doc["results"]
+              if r.get("cpu_over_wall") is not None and r.get("threads") in (None, 1) and r["cpu_over_wall"] < 0.9]
+    if waited:
+        notes.append("CPU time / wall time below 0.9 on one thread (the process waited: other jobs took "
+                      "the CPU, or I/O), so these rates are low by up to that factor: " + ", ".join(waited))
     if notes:
         L.append("")
         L.append("Notes:")
@@ -289,16 +294,20 @@ def compare(new: dict, baseline: dict, threshold: float) -> list[dict]:
     return out
 
 
+def _rate(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.3g}"
+
+
 def format_comparison(rows: list[dict], threshold: float, unit: str = "events/s") -> str:
     L = [f"Regression check against the baseline (threshold: {threshold:.0%} slower):", ""]
     cells = [["row", f"baseline {unit}", f"new {unit}", "change", "verdict"]]
     for r in rows:
         if r["regressed"] is None:
-            cells.append([r["row"], "" if r["baseline"] is None else f"{r['baseline']:,.1f}",
-                          "" if r["new"] is None else f"{r['new']:,.1f}", "",
+            cells.append([r["row"], "" if r["baseline"] is None else _rate(r["baseline"]),
+                          "" if r["new"] is None else _rate(r["new"]), "",
                           "only in baseline" if r["new"] is None else "only in new run"])
         else:
-            cells.append([r["row"], f"{r['baseline']:,.1f}", f"{r['new']:,.1f}", f"{r['change']:+.1%}",
+            cells.append([r["row"], _rate(r["baseline"]), _rate(r["new"]), f"{r['change']:+.1%}",
                           "REGRESSION" if r["regressed"] else "ok"])
     L.extend(_align(cells, right={1, 2, 3}))
     bad = [r for r in rows if r["regressed"]]
