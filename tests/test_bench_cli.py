@@ -247,3 +247,44 @@ def test_regress_script_reads_pytest_benchmark_json(tmp_path):
     p = subprocess.run([sys.executable, str(script), str(base), str(base)], capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 0 and "0 regression(s)" in p.stdout
+
+
+def test_checksum_canonical_form():
+    """Row order, chunking, string layout and the sign of a float zero do not
+    change the checksum; a value moved to another row, a null, a lost row do."""
+    import doctest
+    import io
+
+    import pyarrow as pa
+
+    import eventbatch as eb
+    from eventbatch.bench import checksum
+
+    assert doctest.testmod(checksum).failed == 0
+    schema = gen.event_schema()
+    t = eb.read_ndjson(io.BytesIO(gen.generate_ndjson(300, seed=4)), schema)
+    base = checksum.table_checksum(t, schema)
+    assert base["rows"] == 300
+    assert checksum.table_checksum(t.take(list(range(299, -1, -1))), schema) == base
+    relaid = pa.Table.from_batches(t.to_batches(max_chunksize=7)).cast(
+        pa.schema([pa.field(f.name, pa.large_string() if f.type == pa.string() else f.type) for f in schema]))
+    assert checksum.table_checksum(relaid, schema) == base
+    # two rows swap their event_type: every column keeps the same multiset of values
+    types = t.column("event_type").to_pylist()
+    i = next(k for k in range(1, 300) if types[k] != types[0])
+    types[0], types[i] = types[i], types[0]
+    swapped = t.set_column(t.schema.get_field_index("event_type"), "event_type", pa.array(types))
+    assert checksum.table_checksum(swapped, schema)["checksum"] != base["checksum"]
+    country = t.column("country").to_pylist()
+    j = next(k for k, v in enumerate(country) if v is not None)
+    country[j] = None
+    nulled = t.set_column(t.schema.get_field_index("country"), "country", pa.array(country))
+    assert checksum.table_checksum(nulled, schema)["checksum"] != base["checksum"]
+    assert checksum.table_checksum(t.slice(1), schema)["rows"] == 299
+    with pytest.raises(checksum.NotComparable, match="`payload` is missing"):
+        checksum.table_checksum(t.drop_columns(["payload"]), schema)
+    fs = pa.schema([("x", pa.float64())])
+    assert checksum.table_checksum(pa.table({"x": [0.0, 1.5]}), fs) == \
+        checksum.table_checksum(pa.table({"x": [-0.0, 1.5]}), fs)
+    assert checksum.table_checksum(pa.table({"x": [None, 1.5]}), fs) != \
+        checksum.table_checksum(pa.table({"x": [0.0, 1.5]}), fs)
