@@ -173,12 +173,15 @@ def command(args: argparse.Namespace) -> int:
             print(f"eventbatch bench: error: {e}", file=sys.stderr)
             return EXIT_FAIL
     baseline = load_results(args.baseline) if args.baseline else None
+    if baseline is not None and "results" not in baseline:
+        return _usage(f"{args.baseline} is a pytest-benchmark file: compare it with "
+                      "benches/regress.py BASELINE NEW")
 
     if args.from_json:
         doc = load_results(args.from_json)
         if "results" not in doc:
-            return _usage(f"{args.from_json} is a pytest-benchmark file: use it as --baseline "
-                          "or with benches/regress.py")
+            return _usage(f"{args.from_json} is a pytest-benchmark file: compare it with "
+                          "benches/regress.py BASELINE NEW")
     else:
         preset = QUICK if args.quick else DEFAULT
         cfg = BenchConfig(

@@ -140,7 +140,7 @@ def _run_process(args: list[str], result_path: str, threads: int | None, timeout
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, env=_worker_env(threads), timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return {"status": "error", "reason": f"timed out after {timeout_s:.0f} s"}
+        return {"status": "error", "reason": f"timed out after {timeout_s:g} s"}
     if p.returncode != 0 or not os.path.exists(result_path):
         tail = [ln for ln in (p.stderr or p.stdout or "").strip().splitlines() if ln.strip()][-3:]
         return {"status": "error", "reason": f"worker exited with code {p.returncode}: " + " | ".join(tail)}
@@ -273,7 +273,9 @@ def run_suite(cfg: BenchConfig, log: Callable[[str], None] = lambda s: None) -> 
             label = f"{row['scenario']} / {row['library']}" + \
                 (f" (threads {row['threads']})" if row["threads"] is not None else "")
             missing = [m for m in lib.modules if not libs.get(m, {}).get("installed", False)]
-            if missing:
+            if sc.needs_key and inputs["key"] is None:
+                r = dict(row, status="n/a", reason="no dedup key (give --dedup-key)")
+            elif missing:
                 from .ops import PIP
                 r = dict(row, status="skipped", reason=f"{missing[0]} is not installed",
                          pip=PIP.get(missing[0], f"pip install {missing[0]}"))
