@@ -3,6 +3,14 @@
 
     PYTHONPATH=src python benches/run_core.py --events 200000 --markdown
 
+This is the issue-targets view of the ``ndjson`` and ``dicts`` scenarios of
+``eventbatch bench`` (src/eventbatch/bench/): the timed operations, the
+peak-RSS reading, the DuckDB types and the machine description come from
+that package; what this script adds is a leaf-by-leaf check against the
+generator's own dicts (independent of every Arrow library), the target
+verdicts, CPU time and a frozen copy of the package for the workers.  For a
+user-facing comparison of every scenario use ``eventbatch bench``.
+
 What it does
 ------------
 1. Writes ``--events`` seeded events (``eventbatch.gen.write_ndjson``) to a
@@ -12,7 +20,7 @@ What it does
    library involved).
 3. For each (scenario, library) starts ``sys.executable run_core.py --worker``.
    The worker loads the data file (NDJSON bytes; for the dict scenarios
-   ``json.loads`` of every line) -- not timed --, runs the operation once as a
+   every line parsed, by orjson when installed) -- not timed --, runs the operation once as a
    warm-up, then ``--repeat`` timed runs (``gc.collect()`` before each, GC left
    enabled during the run), checks the row count of every run, records the
    peak RSS (``VmHWM`` of /proc/self/status; ``resource.getrusage`` is also
@@ -60,18 +68,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# (scenario, library, description, is_baseline)
+# (scenario, library, description, is_baseline); the operations are
+# eventbatch.bench.ops's ("ndjson"/"dicts" rows; read_ndjson = its ndjson
+# eventbatch row at 1 and 2 threads)
 SCENARIOS = [
-    ("ndjson", "eventbatch", "Encoder(schema).extend_ndjson(bytes, final=True); flush()", False),
+    ("ndjson", "eventbatch", "eb.read_ndjson(BytesIO(data), schema, threads=1)", False),
     ("ndjson", "pyarrow", "pyarrow.json.read_json(BytesIO, use_threads=False, explicit_schema)", True),
-    ("ndjson", "orjson+pyarrow", "[orjson.loads(l) for l in lines] -> pa.RecordBatch.from_pylist", False),
+    ("ndjson", "orjson+pyarrow", "pa.Table.from_pylist([orjson.loads(l) for l in lines], schema)", False),
     ("ndjson", "polars", "polars.read_ndjson(BytesIO, schema=...) (POLARS_MAX_THREADS=1)", False),
     ("ndjson", "duckdb", "read_json(path, columns={...}) -> Arrow (threads=1; reads the file)", False),
     ("dicts", "eventbatch", "Encoder(schema).extend(dicts); flush()", False),
     ("dicts", "pyarrow", "pa.RecordBatch.from_pylist(dicts, schema=...)", True),
     ("dicts", "polars", "polars.from_dicts(dicts, schema=...) (POLARS_MAX_THREADS=1)", False),
-    ("read_ndjson", "eventbatch threads=1", "eventbatch.read_ndjson(path, schema, threads=1)", True),
-    ("read_ndjson", "eventbatch threads=2", "eventbatch.read_ndjson(path, schema, threads=2)", False),
+    ("read_ndjson", "eventbatch threads=1", "eb.read_ndjson(BytesIO(data), schema, threads=1)", True),
+    ("read_ndjson", "eventbatch threads=2", "eb.read_ndjson(BytesIO(data), schema, threads=2)", False),
 ]
 SCENARIO_TITLES = {
     "ndjson": "NDJSON bytes -> Arrow",
@@ -118,23 +128,9 @@ def reference_leaves(dicts, schema):
 
 
 def to_arrow_table(result):
-    """Whatever a library returned -> pyarrow.Table (or raise)."""
-    import pyarrow as pa
-    if isinstance(result, pa.Table):
-        return result
-    if isinstance(result, pa.RecordBatch):
-        return pa.Table.from_batches([result])
-    if isinstance(result, pa.RecordBatchReader):
-        return result.read_all()
-    if hasattr(result, "to_arrow") and hasattr(result, "height"):  # polars DataFrame
-        return result.to_arrow()
-    if hasattr(result, "__iter__") and not isinstance(result, (bytes, str, dict)):
-        batches = list(result)
-        if batches and all(isinstance(b, pa.RecordBatch) for b in batches):
-            return pa.Table.from_batches(batches, schema=batches[0].schema)
-        if not batches:
-            return None
-    raise TypeError(f"cannot turn {type(result).__name__} into a pyarrow.Table")
+    """Whatever a library returned -> pyarrow.Table (eventbatch.bench.ops's conversion)."""
+    from eventbatch.bench.ops import _as_table
+    return _as_table(result)[1]
 
 
 def result_rows(result) -> int:
@@ -251,152 +247,42 @@ def compare_output(result, n: int, seed: int, ref: dict[str, str]) -> dict:
 # Worker
 # ---------------------------------------------------------------------------
 
-def _rss_now_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_rss_bytes() -> int:
-    """Peak RSS of this process image.
-
-    ``VmHWM`` from /proc/self/status, not ``getrusage().ru_maxrss``: on Linux
-    ru_maxrss survives execve, so a worker started by ``subprocess`` (vfork +
-    exec) reports the *parent's* peak when that is higher than its own.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _duckdb_type(t) -> str:
-    import pyarrow as pa
-    if pa.types.is_struct(t):
-        return "STRUCT(" + ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in t) + ")"
-    return {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
-            pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}[t]
-
-
 class Skip(Exception):
     pass
 
 
-def build_operation(scenario: str, library: str, path: str):
-    """Load the inputs (not timed) and return ``(operation, notes)``."""
-    import io
-
-    import pyarrow as pa
-
-    import eventbatch as eb
+def build_operation(scenario: str, library: str, path: str, workdir: str):
+    """Load the inputs (not timed) and return ``(operation, notes)``: the
+    operation of ``eventbatch bench`` for this row, on one thread (two for
+    ``read_ndjson`` threads=2)."""
     from eventbatch import gen
+    from eventbatch.bench import ops
+    from eventbatch.schema import Schema
 
-    schema = gen.event_schema()
-    notes = []
-    if scenario in ("ndjson", "dicts") and not (scenario == "ndjson" and library == "duckdb"):
-        with open(path, "rb") as f:
-            data = f.read()
-    if scenario == "dicts":
-        dicts = [json.loads(line) for line in data.splitlines()]
-        del data
-
-    if scenario == "ndjson":
-        if library == "eventbatch":
-            eb_schema = eb.Schema.from_arrow(schema)
-
-            def op():
-                enc = eb.Encoder(eb_schema)
-                enc.extend_ndjson(data, final=True)
-                return enc.flush()
-        elif library == "pyarrow":
-            import pyarrow.json as pa_json
-            ro = pa_json.ReadOptions(use_threads=False)
-            po = pa_json.ParseOptions(explicit_schema=schema)
-
-            def op():
-                return pa_json.read_json(io.BytesIO(data), read_options=ro, parse_options=po)
-        elif library == "orjson+pyarrow":
-            try:
-                import orjson
-            except ImportError:
-                raise Skip("orjson is not installed")
-            loads = orjson.loads
-
-            def op():
-                return pa.RecordBatch.from_pylist([loads(line) for line in data.splitlines()],
-                                                  schema=schema)
-        elif library == "polars":
-            try:
-                import polars as pl
-            except ImportError:
-                raise Skip("polars is not installed")
-            pl_schema = pl.from_arrow(schema.empty_table()).schema
-
-            def op():
-                return pl.read_ndjson(io.BytesIO(data), schema=pl_schema)
-        elif library == "duckdb":
-            try:
-                import duckdb
-            except ImportError:
-                raise Skip("duckdb is not installed")
-            con = duckdb.connect()
-            con.execute("SET threads=1")
-            columns = "{" + ", ".join(f"'{f.name}': '{_duckdb_type(f.type)}'" for f in schema) + "}"
-            q = (f"SELECT * FROM read_json('{path.replace(chr(39), chr(39) * 2)}', "
-                 f"format='newline_delimited', columns={columns})")
-            notes.append("duckdb reads the file itself (page cache); the others parse bytes in memory")
-
-            def op():
-                rel = con.sql(q)
-                return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
-        else:
-            raise ValueError(library)
-    elif scenario == "dicts":
-        if library == "eventbatch":
-            eb_schema = eb.Schema.from_arrow(schema)
-
-            def op():
-                enc = eb.Encoder(eb_schema)
-                enc.extend(dicts)
-                return enc.flush()
-        elif library == "pyarrow":
-            def op():
-                return pa.RecordBatch.from_pylist(dicts, schema=schema)
-        elif library == "polars":
-            try:
-                import polars as pl
-            except ImportError:
-                raise Skip("polars is not installed")
-            pl_schema = pl.from_arrow(schema.empty_table()).schema
-
-            def op():
-                return pl.from_dicts(dicts, schema=pl_schema)
-        else:
-            raise ValueError(library)
-    elif scenario == "read_ndjson":
-        read_ndjson = getattr(eb, "read_ndjson", None)
-        if read_ndjson is None:
-            raise Skip("eventbatch.read_ndjson does not exist (yet)")
-        threads = int(library.rsplit("=", 1)[1])
-        sch = eb.Schema.from_arrow(schema)
-        try:  # which schema object does it take?  eventbatch.Schema first, else pyarrow.Schema
-            to_arrow_table(read_ndjson(path, sch, threads=threads))
-        except (TypeError, eb.SchemaError) as e:
-            notes.append(f"read_ndjson(eventbatch.Schema) failed ({type(e).__name__}); used pyarrow.Schema")
-            sch = schema
-
-        def op():
-            # materialise lazy results (iterators, readers) inside the timed region
-            return to_arrow_table(read_ndjson(path, sch, threads=threads))
-    else:
-        raise ValueError(scenario)
-    return op, notes
+    schema_path = os.path.join(workdir, "schema.json")
+    if not os.path.exists(schema_path):
+        Schema.from_arrow(gen.event_schema()).save(schema_path)
+    inputs = ops.Inputs({"data_path": path, "schema_path": schema_path, "key": "event_id",
+                         "tmpdir": workdir})
+    threads = 1
+    if scenario == "read_ndjson":
+        scenario, threads = "ndjson", int(library.rsplit("=", 1)[1])
+        library = "eventbatch"
+    lib = next(x for x in ops.SCENARIOS[scenario].libraries if x.name == library)
+    try:
+        op = ops.build(scenario, library, threads if lib.thread_knob else None, inputs)
+    except (ops.Missing, ops.NotApplicable) as e:
+        raise Skip(str(e)) from e
+    return op.run, op.notes + inputs.notes
 
 
 def worker(spec: dict) -> dict:
+    with tempfile.TemporaryDirectory(prefix="eventbatch-run-core-") as workdir:
+        return _worker(spec, workdir)
+
+
+def _worker(spec: dict, workdir: str) -> dict:
+    from eventbatch.bench.worker import peak_rss_bytes, rss_now_bytes
     scenario, library, path = spec["scenario"], spec["library"], spec["path"]
     n, repeat = spec["events"], spec["repeat"]
     out = {"scenario": scenario, "library": library}
@@ -408,13 +294,13 @@ def worker(spec: dict) -> dict:
     except Exception as e:  # noqa: BLE001
         out["core_sha256"] = f"unknown ({type(e).__name__})"
     try:
-        op, notes = build_operation(scenario, library, path)
+        op, notes = build_operation(scenario, library, path, workdir)
     except Skip as e:
         out["skipped"] = str(e)
         return out
     gc.collect()
     out["notes"] = notes
-    out["rss_loaded_bytes"] = _rss_now_bytes()
+    out["rss_loaded_bytes"] = rss_now_bytes()
 
     res = op()  # warm-up
     if result_rows(res) != n:
@@ -433,8 +319,8 @@ def worker(spec: dict) -> dict:
         rows = result_rows(res)
         if rows != n:
             raise AssertionError(f"run returned {rows} rows, expected {n}")
-    out["peak_rss_bytes"] = _peak_rss_bytes()
-    # kept for reference only: inherits the parent's peak across exec (see _peak_rss_bytes)
+    out["peak_rss_bytes"] = peak_rss_bytes()
+    # kept for reference only: inherits the parent's peak across exec (see peak_rss_bytes)
     out["ru_maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out["wall_s"] = wall
     out["cpu_s"] = cpu
@@ -483,29 +369,10 @@ def _versions(core_dir: str | None = None) -> dict[str, str]:
 
 
 def _machine() -> dict:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    mem = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    mem = int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return {"cpu": model, "logical_cpus": os.cpu_count(), "usable_cpus": usable,
-            "mem_total_mib": mem, "kernel": platform.release(), "loadavg_start": os.getloadavg()}
+    from eventbatch.bench.runner import machine_info
+    m = machine_info()
+    m["kernel"] = platform.release()
+    return m
 
 
 def _command() -> str:
@@ -655,7 +522,7 @@ def markdown(meta: dict, results: list[dict]) -> str:
     L.append("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     L.append(f"- Data: {d['events']:,} events from `eventbatch.gen` (seed {d['seed']}), NDJSON "
              f"{d['bytes'] / 1e6:.1f} MB ({d['bytes'] / d['events']:.0f} B/event); "
-             "dicts = `json.loads` of each line, done before timing")
+             "dicts = each line parsed (orjson.loads; json.loads without orjson), done before timing")
     L.append(f"- Method: one fresh process per row"
              + (", all importing one frozen copy of the eventbatch package (snapshot taken at start)"
                 if meta.get("snapshot") else ", importing the live package")

@@ -9,6 +9,8 @@ Subcommands:
   convert NDJSON / frame files to a partitioned Parquet dataset (dedup,
           rejected rows, manifest)
   inspect show a Parquet dataset, a frame file or an NDJSON file
+  bench   throughput side by side with pyarrow, polars, duckdb, orjson,
+          xxhash (see eventbatch.bench)
 
 Exit codes: 0 success, 1 input error (missing file, bad schema), 2 usage,
 130 interrupted.
@@ -142,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("path")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=_cmd_inspect)
+
+    from .bench import add_parser as _add_bench_parser
+    _add_bench_parser(sub)
     return p
 
 
