@@ -202,14 +202,38 @@ def encode_frame(batch: pa.RecordBatch, *, producer_id: "uuid.UUID | bytes | str
     >>> h.time_unit, h.min_time, h.max_time, h.codec
     ('ms', 2, 5, 'lz4')
     """
+    return _assemble(_encode_body(batch, codec=codec, time_column=time_column,
+                                  schema_fingerprint=schema_fingerprint),
+                     producer_id=producer_id, stream_id=stream_id, seq=seq)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Body:
+    """A frame before its header: what :func:`_assemble` needs besides the
+    producer id, stream id and sequence number.  Lets a producer encode a
+    batch (and learn its size) before it picks the sequence number."""
+    body: pa.Buffer
+    codec_name: str
+    flags: int
+    unit_id: int
+    min_time: int
+    max_time: int
+    fingerprint: int
+    checksum: int
+    num_rows: int
+
+    @property
+    def frame_length(self) -> int:
+        return HEADER_LENGTH + self.body.size
+
+
+def _encode_body(batch: pa.RecordBatch, *, codec: str | None = "lz4", time_column: str | None = None,
+                 schema_fingerprint: int | None = None) -> _Body:
     if not isinstance(batch, pa.RecordBatch):
         raise TypeError(f"expected `pyarrow.RecordBatch`, got `{type(batch).__name__}`")
     codec_name = "none" if codec is None else codec
     if codec_name not in _CODEC_IDS:
         raise ValueError(f"expected codec in {sorted(_CODEC_IDS)}, got {codec!r}")
-    pid = _producer_bytes(producer_id)
-    stream_id = _check_uint("stream_id", stream_id, 32)
-    seq = _check_uint("seq", seq, 64)
 
     flags = 0
     unit_id, min_time, max_time = 0, 0, 0
@@ -220,22 +244,33 @@ def encode_frame(batch: pa.RecordBatch, *, producer_id: "uuid.UUID | bytes | str
             min_time, max_time = time_range
 
     # Write the body: the IPC stream writer adds the schema message and EOS.
+    # The body stays an Arrow buffer (no copy into a bytes object): the
+    # checksums read it in place, and _assemble copies it once, into the frame.
     sink = pa.BufferOutputStream()
     options = pa.ipc.IpcWriteOptions(compression=_ARROW_COMPRESSION[codec_name])
     with pa.ipc.new_stream(sink, batch.schema, options=options) as writer:
         writer.write_batch(batch)
-    body = sink.getvalue().to_pybytes()
+    body = sink.getvalue()
+    view = memoryview(body)
 
-    fingerprint = _xxh64(body[:_schema_message_end(body, 0)])
+    fingerprint = _xxh64(view[:_schema_message_end(view, 0)])
     if schema_fingerprint is not None and schema_fingerprint != fingerprint:
         raise ValueError(f"expected a batch whose schema fingerprint is {_hex(schema_fingerprint)} "
                          f"(the schema_fingerprint argument), got {_hex(fingerprint)}")
+    return _Body(body, codec_name, flags, unit_id, min_time, max_time, fingerprint, _xxh64(view),
+                 batch.num_rows)
 
-    fields = _FIELDS.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, HEADER_LENGTH, flags,
-                          _CODEC_IDS[codec_name], unit_id, 0, stream_id, 0, pid, seq,
-                          fingerprint, batch.num_rows, min_time, max_time, len(body),
-                          _xxh64(body))
-    return b"".join((fields, _U64.pack(_xxh64(fields)), body))
+
+def _assemble(b: _Body, *, producer_id: Any, stream_id: int, seq: int) -> bytes:
+    """The frame of an encoded body: header fields, header checksum, body."""
+    pid = _producer_bytes(producer_id)
+    stream_id = _check_uint("stream_id", stream_id, 32)
+    seq = _check_uint("seq", seq, 64)
+    fields = _FIELDS.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, HEADER_LENGTH, b.flags,
+                          _CODEC_IDS[b.codec_name], b.unit_id, 0, stream_id, 0, pid, seq,
+                          b.fingerprint, b.num_rows, b.min_time, b.max_time, b.body.size,
+                          b.checksum)
+    return b"".join((fields, _U64.pack(_xxh64(fields)), memoryview(b.body)))
 
 
 def restamp(frame: bytes, seq: int) -> bytes:

@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from .encoder import REJECTED_SCHEMA, Encoder
 from .errors import EventBatchError, SinkError
-from .frames import FrameHeader, encode_frame, peek_header, restamp
+from .frames import FrameHeader, _assemble, _encode_body, encode_frame, peek_header
 from .schema import Field, Schema
 
 __all__ = ["Producer", "RetryPolicy", "BufferFullError", "Outbox"]
@@ -520,19 +520,21 @@ class Producer:
     def _frames(self, r: _Route, batch: pa.RecordBatch) -> list[bytes]:
         """Frames of a batch, each within a few percent of max_bytes: a batch
         whose frame is found over is cut into as many slices as its size
-        asks for.  Each batch is encoded once (then given its sequence
-        number); only an oversize one is encoded again, in slices."""
+        asks for.  Each batch is encoded once, then given its sequence number
+        as the frame is assembled (the body is copied once, into the frame);
+        only an oversize one is encoded again, in slices."""
         rows = batch.num_rows
-        frame = encode_frame(batch, producer_id=self.producer_id, stream_id=r.stream_id, seq=0,
-                             codec=self.codec, time_column=self._time_column(batch))
+        body = _encode_body(batch, codec=self.codec, time_column=self._time_column(batch))
         if r.overhead is None:   # header + schema message: every frame of the route pays it
             empty = pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in batch.schema],
                                                schema=batch.schema)
-            r.overhead = len(encode_frame(empty, producer_id=self.producer_id, seq=0, codec=self.codec))
-        bpr = max(len(frame) - r.overhead, 1) / rows
+            r.overhead = _encode_body(empty, codec=self.codec).frame_length
+        size = body.frame_length
+        bpr = max(size - r.overhead, 1) / rows
         self._bpr = bpr if self._bpr is None else 0.8 * self._bpr + 0.2 * bpr
-        if len(frame) <= self.max_bytes * 1.05 or rows == 1:
-            return [restamp(frame, self._next_seq(r))]
+        if size <= self.max_bytes * 1.05 or rows == 1:
+            return [_assemble(body, producer_id=self.producer_id, stream_id=r.stream_id,
+                              seq=self._next_seq(r))]
         per = max(1, int((self.max_bytes - r.overhead) * 0.98 / bpr))
         return [self._frame(r, batch.slice(i, per)) for i in range(0, rows, per)]
 
