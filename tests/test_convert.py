@@ -178,7 +178,7 @@ def test_missing_or_invalid_time_field_is_rejected(tmp_path):
     assert sorted(os.path.relpath(p, out) for p in glob.glob(str(out / "date=*/hour=*/*.parquet"))) == [
         "date=2024-01-02/hour=03/part-00000.parquet", "date=2024-01-02/hour=21/part-00000.parquet"]
     rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
-    assert sorted(r["reason"] for r in rej) == ["invalid_time", "missing_required", "missing_required"]
+    assert sorted(r["reason"] for r in rej) == ["invalid_value", "missing_required", "missing_required"]
 
 
 def test_time_units_and_timestamp_columns(tmp_path):
