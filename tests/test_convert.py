@@ -167,18 +167,122 @@ def test_reconciliation_balances_with_duplicates_malformed_and_blank_lines(data,
     assert rep.totals == tot
 
 
-def test_missing_or_invalid_time_field_is_rejected(tmp_path):
-    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
+def _line_offsets(data: bytes) -> list[int]:
+    """Byte offset of each line (1-based line number -> offsets[n - 1])."""
+    offs = [0]
+    for i, c in enumerate(data):
+        if c == 10:
+            offs.append(i + 1)
+    return offs
+
+
+def _check_provenance(out, src, data: bytes, expected: dict[int, str]) -> list[dict]:
+    """The rejected rows are exactly the lines `expected` (line -> reason),
+    each with its raw bytes (no CR, no BOM), file, line number and byte offset."""
+    rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
+    offs = _line_offsets(data)
+    lines = data.split(b"\n")
+    assert {r["line"]: r["reason"] for r in rej} == expected
+    for r in rej:
+        raw = lines[r["line"] - 1]
+        raw = raw[:-1] if raw.endswith(b"\r") else raw
+        raw = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+        assert r["raw"] == raw, r
+        assert r["offset"] == offs[r["line"] - 1], r
+        assert r["source"] == str(src)
+        assert r["path"] == "$.t" or r["reason"] in ("invalid_json",), r
+    return rej
+
+
+TIME_LINES_INT = [
+    b'{"id": "a", "t": 1704164645000}',                      # 1 ok: 2024-01-02 03:04
+    b'{"id": "b"}',                                         # 2 missing
+    b'{"id": "c", "t": null}',                              # 3 null
+    b'{"id": "d", "t": "yesterday"}',                       # 4 a string in an int field
+    b'{"id": "e", "t": 99999999999999999999}',              # 5 beyond int64
+    b'{"id": "f", "t": 300000000000000000}',                # 6 int64, but year > 9999
+    b'',                                                    # 7 blank
+    b'{"id": "g", "t": -70000000000000}\r',                 # 8 before year 0000, CRLF
+    b'\xef\xbb\xbf{"id": "h", "t": 253402300800000}',         # 9 BOM; 10000-01-01T00:00Z: out
+    b'{"id": "i", "t": 253402300799999}',                   # 10 ok: 9999-12-31 23:59
+    b'{"id": "j", "t": 1.5}',                               # 11 a float
+    b'{"id": "k", "t": -62167219200000}',                   # 12 ok: 0000-01-01 00:00
+    b'nope',                                                # 13 not JSON
+    b'{"id": "l", "t": 1704164645000}',                     # 14 ok
+]
+
+
+@pytest.mark.parametrize("threads,block_size", [(1, 4 << 20), (2, 64), (2, 4 << 20)])
+def test_time_rejections_keep_raw_line_and_offset(tmp_path, threads, block_size):
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.int64())]))
+    data = b"\n".join(TIME_LINES_INT * 3) + b"\n"
     src = tmp_path / "in.ndjson"
-    src.write_text('{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b"}\n{"id": "c", "t": "yesterday"}\n'
-                   '{"id": "d", "t": "2024-01-02T23:59:59.5+02:00"}\n{"id": "e", "t": null}\n')
+    src.write_bytes(data)
+    out = tmp_path / "lake"
+    rep = convert([src], out, schema=schema, time_field="t", partition_by="date,hour", threads=threads,
+                  block_size=block_size)
+    assert rep.balanced
+    assert rep.totals["written"] == 4 * 3 and rep.totals["blank_lines"] == 3
+    per = {2: "missing_required", 3: "missing_required", 4: "type_mismatch", 5: "out_of_range",
+           6: "out_of_range", 8: "out_of_range", 9: "out_of_range", 11: "type_mismatch", 13: "invalid_json"}
+    expected = {k + 14 * i: v for i in range(3) for k, v in per.items()}
+    rej = _check_provenance(out, src, data, expected)
+    msg = {r["line"]: r["message"] for r in rej}
+    assert msg[6] == "expected a time in years 0000..9999, got `300000000000000000` (ms since the epoch) at `$.t`"
+    assert [r["line"] for r in rej] == sorted(r["line"] for r in rej)         # in input order
+    assert rep.manifest["rejected"]["by_reason"] == {"invalid_json": 3, "missing_required": 6,
+                                                     "out_of_range": 12, "type_mismatch": 6}
+    parts = sorted(p["path"] for p in rep.manifest["partitions"])
+    assert parts == ["date=0000-01-01/hour=00", "date=2024-01-02/hour=03", "date=9999-12-31/hour=23"]
+    t = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    assert sorted(t.column("id").to_pylist()) == sorted(["a", "i", "k", "l"] * 3)
+    assert t.schema.field("t").type == pa.int64()               # the declared type is kept
+
+
+def test_time_rejections_strings_and_timestamps(tmp_path):
+    data = (b'{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b"}\n{"id": "c", "t": "yesterday"}\n'
+            b'{"id": "d", "t": "2024-01-02T23:59:59.5+02:00"}\n{"id": "e", "t": null}\n'
+            b'{"id": "f", "t": "2024-13-01T00:00:00Z"}\n{"id": "g", "t": "2024-01-02T03:04:05.123456789Z"}\n'
+            b'{"id": "h", "t": 17}\n{"id": "i", "t": "9999-12-31T23:59:59.999999Z"}\n')
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(data)
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
     out = tmp_path / "lake"
     rep = convert([src], out, schema=schema, time_field="t", partition_by="date,hour")
-    assert rep.totals["written"] == 2 and rep.totals["rejected"] == 3 and rep.balanced
-    assert sorted(os.path.relpath(p, out) for p in glob.glob(str(out / "date=*/hour=*/*.parquet"))) == [
-        "date=2024-01-02/hour=03/part-00000.parquet", "date=2024-01-02/hour=21/part-00000.parquet"]
-    rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
-    assert sorted(r["reason"] for r in rej) == ["invalid_value", "missing_required", "missing_required"]
+    assert rep.balanced and rep.totals["written"] == 4
+    _check_provenance(out, src, data, {2: "missing_required", 3: "invalid_value", 5: "missing_required",
+                                       6: "invalid_value", 7: "invalid_value"})
+    t = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    assert t.schema.field("t").type == pa.timestamp("us", tz="UTC")      # parsed by the core
+    assert sorted(p["path"] for p in rep.manifest["partitions"]) == [
+        "date=1970-01-01/hour=00", "date=2024-01-02/hour=03", "date=2024-01-02/hour=21",
+        "date=9999-12-31/hour=23"]
+    # a timestamp column: an integer is an epoch count in its unit; out of years 0000..9999 is rejected
+    data = b'{"id": "a", "t": 1700000000}\n{"id": "b", "t": 400000000000}\n{"id": "c", "t": "2024-01-02T00:00:00Z"}\n'
+    src.write_bytes(data)
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.timestamp("s"))]))
+    rep = convert([src], out, schema=schema, time_field="t", partition_by="date")
+    assert rep.totals["written"] == 2
+    rej = _check_provenance(out, src, data, {2: "out_of_range"})
+    assert rej[0]["message"] == ("expected a time in years 0000..9999, got `400000000000` (s since the epoch) "
+                                 "at `$.t`")
+
+
+def test_time_rejections_from_frames(tmp_path):
+    schema = pa.schema([("id", pa.string()), ("t", pa.int64())])
+    batch = pa.RecordBatch.from_pylist([{"id": "a", "t": 0}, {"id": "b", "t": None},
+                                        {"id": "c", "t": 2 ** 62}, {"id": "d", "t": 3600000}], schema=schema)
+    sink = eb.FileSink(tmp_path / "frames", fsync=False)
+    sink.write([eb.encode_frame(batch, producer_id=uuid.UUID(int=1), seq=0),
+                eb.encode_frame(batch.slice(1, 2), producer_id=uuid.UUID(int=1), seq=1)])
+    sink.close()
+    rep = convert(sink.files, tmp_path / "lake", time_field="t", partition_by="hour")
+    assert rep.balanced and rep.totals["written"] == 2 and rep.totals["rejected"] == 4
+    rej = pq.read_table(tmp_path / "lake" / "_rejected" / "part-00000.parquet").to_pylist()
+    assert [(r["line"], r["offset"], r["reason"], json.loads(r["raw"])["id"]) for r in rej] == [
+        (None, 1, "missing_required", "b"), (None, 2, "out_of_range", "c"),
+        (None, 4, "missing_required", "b"), (None, 5, "out_of_range", "c")]
+    assert json.loads(rej[1]["raw"]) == {"id": "c", "t": 2 ** 62}
 
 
 def test_time_units_and_timestamp_columns(tmp_path):

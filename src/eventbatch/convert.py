@@ -436,15 +436,19 @@ _MIN_DAY = -719528          # 0000-01-01, days from 1970-01-01
 _END_DAY = 2932897          # 10000-01-01
 
 
-def _epoch_values(col: pa.Array, time_unit: str) -> tuple[np.ndarray, int, str]:
-    """(int64 values, units per second, unit name) of a time column."""
+def _epoch_hours(col: pa.Array, time_unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values as stored, hours since the epoch, floor, UTC) of a time
+    column; nulls read as 0."""
     t = col.type
     if pa.types.is_timestamp(t):
-        return _int64s(col), _UNITS[t.unit], t.unit
+        vals = _int64s(col)
+        return vals, np.floor_divide(vals, _UNITS[t.unit] * 3600)
     if pa.types.is_integer(t):
-        return _int64s(col), _UNITS[time_unit], time_unit
+        vals = _int64s(col)
+        return vals, np.floor_divide(vals, _UNITS[time_unit] * 3600)
     if pa.types.is_date(t):
-        return _int64s(col.cast(pa.date32()).cast(pa.int32())) * 86400, 1, "days"
+        vals = _int64s(col.cast(pa.date32()).cast(pa.int32()))
+        return vals, vals * 24
     raise ConvertUsageError(f"time field has type `{t}`: expected an integer epoch, "
                             f"a timestamp, a date or an RFC 3339 string")
 
@@ -452,18 +456,11 @@ def _epoch_values(col: pa.Array, time_unit: str) -> tuple[np.ndarray, int, str]:
 def _int64s(col: pa.Array) -> np.ndarray:
     if col.null_count:
         col = col.fill_null(0)
+    if pa.types.is_uint64(col.type):     # above int64: clamped, so out of range
+        col = pc.min_element_wise(col, pa.scalar(2 ** 63 - 1, pa.uint64()))
     if not pa.types.is_int64(col.type):
         col = col.cast(pa.int64()) if pa.types.is_integer(col.type) else col.view(pa.int64())
     return col.to_numpy(zero_copy_only=False)
-
-
-def _hours(col: pa.Array, time_unit: str) -> tuple[np.ndarray, np.ndarray]:
-    """Hours since the epoch (floor, UTC), and which rows fall in years 0000..9999
-    (what a date partition can name)."""
-    vals, scale, _ = _epoch_values(col, time_unit)
-    hours = np.floor_divide(vals, scale * 3600)
-    valid = (hours >= _MIN_DAY * 24) & (hours < _END_DAY * 24)
-    return hours, valid
 
 
 def _civil(days: int) -> tuple[int, int, int]:
@@ -508,10 +505,12 @@ class _Routed:
 
 
 class _Router:
-    def __init__(self, *, time_field: "str | None", time_unit: str, needs_time: bool,
+    def __init__(self, *, time_field: "str | None", time_type: "pa.DataType | None", time_unit: str,
+                 needs_time: bool,
                  dedup_key: "str | None", partition_by: list[str], file_columns: list[str],
                  scratch: "Callable[[], Any] | None") -> None:
         self.time_field = time_field
+        self.time_type = time_type
         self.time_unit = time_unit
         self.needs_time = needs_time
         self.dedup_key = dedup_key
@@ -546,45 +545,65 @@ class _Router:
         return res
 
     # -- frames: rows without raw lines
-    def frame_batch(self, b: pa.RecordBatch, source: str, row0: int) -> tuple[list, pa.RecordBatch | None]:
+    def frame_batch(self, b: pa.RecordBatch, source: str, row0: int) -> tuple[list, "pa.RecordBatch | None"]:
+        """A frame's rows: (routed, rejected or None).  A rejected row of a
+        frame file has no line: ``raw`` is the row as compact JSON (the time
+        field as its integer value), ``line`` is null and ``offset`` is the
+        row's index among the file's rows (0-based)."""
         b2, bad, vals, hours = self._time_check(b)
         rej = None
         if bad is not None:
-            rows = b.take(pa.array(bad)).to_pylist()
+            rows = b.drop_columns([self.time_field]).take(pa.array(bad)).to_pylist()
+            raws = []
+            for r, v in zip(rows, vals):
+                r[self.time_field] = v
+                raws.append(json.dumps(r, default=str, separators=(",", ":"), ensure_ascii=False).encode())
             rej = pa.RecordBatch.from_pydict({
-                "raw": [json.dumps(r, default=str, separators=(",", ":"), ensure_ascii=False).encode()
-                        for r in rows],
+                "raw": raws,
                 "source": [source] * len(rows),
-                "line": [None] * len(rows),
+                "line": pa.nulls(len(rows), pa.int64()),
                 "offset": [row0 + int(i) for i in bad],
-                "reason": ["out_of_range" if r[self.time_field] is not None else "missing_required"
-                           for r in rows],
+                "reason": ["missing_required" if v is None else "out_of_range" for v in vals],
                 "path": [f"$.{self.time_field}"] * len(rows),
-                "message": [self._time_message(r[self.time_field], v, f"frame row {row0 + int(i)}")
-                            for r, v, i in zip(rows, vals, bad)],
+                "message": [self._time_message(v) for v in vals],
             }, schema=REJECTED_FILE_SCHEMA)
         return ([self._split(b2, hours)] if b2.num_rows else []), rej
 
     def _time_check(self, b: pa.RecordBatch) -> tuple:
-        """(batch without bad-time rows, bad row indices or None, their values, hours)."""
+        """(batch without bad-time rows, indices of the bad rows or None,
+        their values as integers (None for null), hours of the rows kept)."""
         if not self.needs_time:
             return b, None, [], None
         col = b.column(self.time_field)
-        hours, valid = _hours(col, self.time_unit)
+        vals, hours = _epoch_hours(col, self.time_unit)
+        valid = (hours >= _MIN_DAY * 24) & (hours < _END_DAY * 24)
         if col.null_count:
-            valid &= col.is_valid().to_numpy(zero_copy_only=False)
+            nulls = ~col.is_valid().to_numpy(zero_copy_only=False)
+            valid &= ~nulls
+        else:
+            nulls = None
         if valid.all():
             return b, None, [], hours
         bad = np.flatnonzero(~valid)
-        vals = col.take(pa.array(bad)).to_pylist()
+        bad_col = col.take(pa.array(bad))
+        if pa.types.is_timestamp(bad_col.type):
+            bad_col = bad_col.view(pa.int64())
+        elif pa.types.is_date(bad_col.type):
+            bad_col = bad_col.cast(pa.date32()).view(pa.int32())
+        bad_vals = bad_col.to_pylist()        # exact integers; None for null
         keep = np.flatnonzero(valid)
-        return b.take(pa.array(keep)), bad, vals, hours[keep]
+        return b.take(pa.array(keep)), bad, bad_vals, hours[keep]
 
-    def _time_message(self, value: Any, raw_value: Any, where: str = "") -> str:
+    def _time_message(self, value: "int | None") -> str:
         if value is None:
             return f"expected a time, got `null` at `$.{self.time_field}`"
-        return (f"expected a time in years 0000..9999, got `{_cut(str(raw_value))}` "
-                f"at `$.{self.time_field}`" + (f" ({where})" if where else ""))
+        unit = self.time_unit
+        if self.time_type is not None and pa.types.is_timestamp(self.time_type):
+            unit = self.time_type.unit
+        what = "days" if self.time_type is not None and pa.types.is_date(self.time_type) \
+            else f"{unit} since the epoch"
+        return (f"expected a time in years 0000..9999, got `{value}` ({what}) "
+                f"at `$.{self.time_field}`")
 
     def _split(self, b: pa.RecordBatch, hours: "np.ndarray | None") -> _Routed:
         hashes = key_valid = None
@@ -672,7 +691,7 @@ class _Router:
                 out["offset"].append(start)
                 out["reason"].append("out_of_range")
                 out["path"].append(f"$.{self.time_field}")
-                out["message"].append(self._time_message(v, v))
+                out["message"].append(self._time_message(v))
         finally:
             enc.flush_batches()
             enc.flush_rejected()
@@ -908,6 +927,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
         dd = Deduplicator(Window(max_keys=dedup_window))
 
     router = _Router(time_field=time_field, time_unit=time_unit, needs_time=needs_time,
+                     time_type=arrow_schema.field(time_field).type if needs_time else None,
                      dedup_key=dedup_key, partition_by=partition_by, file_columns=file_columns,
                      scratch=lambda: Encoder(enc_schema))
     bytes_total = sum(os.path.getsize(p) for p in paths if p != "-")
