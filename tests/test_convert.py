@@ -297,6 +297,55 @@ def test_time_units_and_timestamp_columns(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# size targets
+
+def test_row_group_and_file_byte_targets(data, tmp_path):
+    out = tmp_path / "lake"
+    rg_bytes, file_bytes = 100_000, 150_000
+    rep = convert([data["valid"], data["messy"]], out, schema=SCHEMA, dedup_key="event_id",
+                  row_group_bytes=rg_bytes, row_group_rows=10 ** 9, file_bytes=file_bytes,
+                  threads=2, block_size=32 << 10)
+    files = [out / f for f in rep.manifest["partitions"][0]["files"]]
+    assert len(files) >= 3
+    rows = 0
+    for i, f in enumerate(files):
+        pf = pq.ParquetFile(f)
+        size = os.path.getsize(f)
+        groups = [pf.read_row_group(g) for g in range(pf.metadata.num_row_groups)]
+        largest = max(pf.metadata.row_group(g).total_byte_size for g in range(pf.metadata.num_row_groups))
+        if i < len(files) - 1:
+            # a file rolls after the row group that takes it to file_bytes
+            assert file_bytes <= size < file_bytes + 2 * largest
+            for g in groups:            # Arrow size of a row group: the target, within 5%
+                assert abs(g.nbytes - rg_bytes) < 0.05 * rg_bytes, g.nbytes
+        assert all(g.nbytes < 1.05 * rg_bytes for g in groups)
+        rows += pf.metadata.num_rows
+    assert rows == rep.totals["written"]
+    # rows targets: files of at most file_rows rows, row groups of at most row_group_rows
+    out2 = tmp_path / "rows"
+    rep = convert([data["valid"]], out2, schema=SCHEMA, row_group_rows=300, file_rows=1000)
+    mds = [pq.ParquetFile(out2 / f).metadata for f in rep.manifest["partitions"][0]["files"]]
+    assert [m.num_rows for m in mds] == [900] * 4 + [400]
+    assert {m.row_group(g).num_rows for m in mds for g in range(m.num_row_groups)} == {300, 100}
+    # the same files for any thread count
+    rep1 = convert([data["valid"], data["messy"]], tmp_path / "t1", schema=SCHEMA, dedup_key="event_id",
+                   row_group_bytes=rg_bytes, row_group_rows=10 ** 9, file_bytes=file_bytes, threads=1,
+                   block_size=32 << 10)
+    assert rep1.totals["written"] == rows
+    assert _files(tmp_path / "t1") == _files(out)
+
+
+def test_cli_size_options(data, tmp_path):
+    out = tmp_path / "lake"
+    r = _cli("convert", data["valid"], "-o", out, "--schema", data["schema"], "--row-group-bytes", "100KiB",
+             "--file-bytes", "0.3MB", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["options"]["row_group_bytes"] == 102400 and m["options"]["file_bytes"] == 300000
+    assert len(m["partitions"][0]["files"]) > 1
+
+
+# ---------------------------------------------------------------------------
 # inputs
 
 def test_compressed_inputs_directories_globs_and_stdin(data, tmp_path):
@@ -473,6 +522,8 @@ def test_cli_gen_dup_window_and_malformed(tmp_path):
     ("no_args", 2, "required"),
     ("bad_threads", 2, "--threads"),
     ("bad_compression", 2, "--compression"),
+    ("bad_size", 2, "--row-group-bytes"),
+    ("bad_file_size", 2, "--file-bytes"),
 ])
 def test_cli_error_paths(data, tmp_path, case, code, needle):
     bad = tmp_path / "bad.json"
@@ -494,6 +545,8 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
         "no_args": ["convert"],
         "bad_threads": ["convert", *base, *schema, "--threads", "0"],
         "bad_compression": ["convert", *base, *schema, "--compression", "gzip9"],
+        "bad_size": ["convert", *base, *schema, "--row-group-bytes", "lots"],
+        "bad_file_size": ["convert", *base, *schema, "--file-bytes", "0"],
     }[case]
     r = _cli(*args)
     assert r.returncode == code, (r.stdout, r.stderr)

@@ -132,8 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated columns; date and hour come from --time-field")
     c.add_argument("--compression", default="zstd", choices=["zstd", "snappy", "lz4", "none"])
     c.add_argument("--threads", type=_positive_int, default=2)
-    c.add_argument("--row-group-rows", type=_positive_int, default=128 * 1024)
-    c.add_argument("--file-rows", type=_positive_int, default=1 << 20)
+    c.add_argument("--row-group-rows", type=_positive_int, default=128 * 1024,
+                   help="rows per row group at most (default 131072)")
+    c.add_argument("--row-group-bytes", type=_size, default="128MiB", metavar="SIZE",
+                   help="Arrow bytes per row group at most, e.g. 64MiB (default 128MiB)")
+    c.add_argument("--file-rows", type=_positive_int, default=1 << 20,
+                   help="rows per file at most (default 1048576)")
+    c.add_argument("--file-bytes", type=_size, default="512MiB", metavar="SIZE",
+                   help="a file rolls once it has this many bytes (default 512MiB)")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary")
     c.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     c.set_defaults(func=_cmd_convert)
@@ -153,6 +159,14 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
+
+
+def _size(text: str) -> int:
+    from .convert import ConvertUsageError, _parse_size
+    try:
+        return _parse_size(text)
+    except ConvertUsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _partition_list(text: str) -> list[str]:
@@ -214,7 +228,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                          time_field=args.time_field, time_unit=args.time_unit,
                          partition_by=args.partition_by, compression=args.compression,
                          threads=args.threads, row_group_rows=args.row_group_rows,
-                         file_rows=args.file_rows, progress=progress)
+                         row_group_bytes=args.row_group_bytes, file_rows=args.file_rows,
+                         file_bytes=args.file_bytes, progress=progress)
     finally:
         if progress is not None:
             progress.close()

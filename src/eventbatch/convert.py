@@ -29,6 +29,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import threading
@@ -170,28 +171,24 @@ def _quote(v: Any) -> str:
 
 
 def _parse_size(text: "str | int") -> int:
-    """``134217728``, ``128MiB``, ``128M`` (binary), ``100MB`` (decimal) -> bytes."""
+    """Bytes from ``134217728``, ``128MiB`` or ``128M`` (binary), ``100MB`` (decimal)."""
+    v = -1
     if isinstance(text, int) and not isinstance(text, bool):
         v = text
-    else:
-        s = str(text).strip()
-        num = s.rstrip("KMGTiBkb")
-        unit = s[len(num):].strip()
-        scale = _SIZE_UNITS.get(unit.lower() if unit.lower() in ("b", "") else unit)
-        if scale is None:
-            scale = _SIZE_UNITS.get(unit.upper().replace("IB", "iB"))
-        try:
-            v = int(float(num) * scale) if scale is not None and num.strip() else -1
-        except ValueError:
-            v = -1
+    elif isinstance(text, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([A-Za-z]*)\s*", text)
+        scale = _SIZE_UNITS.get(m.group(2).lower()) if m else None
+        if scale is not None:
+            v = int(float(m.group(1)) * scale)
     if v < 1:
         raise ConvertUsageError(f"expected a size such as 134217728, 128MiB or 1GB, got {text!r}")
     return v
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40,
-               "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
-               "KB": 10 ** 3, "MB": 10 ** 6, "GB": 10 ** 9, "TB": 10 ** 12, "kB": 10 ** 3}
+_SIZE_UNITS = {"": 1, "b": 1}
+for _i, _p in enumerate("kmgt", 1):
+    _SIZE_UNITS[_p] = _SIZE_UNITS[_p + "ib"] = 1 << (10 * _i)
+    _SIZE_UNITS[_p + "b"] = 10 ** (3 * _i)
 
 
 class _InlineExecutor:
