@@ -94,24 +94,44 @@ def _field(b: bytes, i: int, last: int) -> tuple[int, int, int]:
 
 
 def _skip(b: bytes, i: int, t: int) -> int:
-    """Position after a value of type t that starts at i."""
+    """Position after a value of type t that starts at i (the hot loop of
+    reading a footer: varints are skipped byte by byte, without decoding)."""
+    if t in (_T_I16, _T_I32, _T_I64):
+        while b[i] & 0x80:
+            i += 1
+        return i + 1
+    if t == _T_STRUCT:
+        return _skip_struct(b, i)
+    if t == _T_BINARY:
+        n, i = _varint(b, i)
+        return i + n
     if t in (_T_TRUE, _T_FALSE):       # a struct field's bool lives in its header
         return i
     if t == _T_I8:
         return i + 1
-    if t in (_T_I16, _T_I32, _T_I64):
-        return _varint(b, i)[1]
     if t == _T_DOUBLE:
         return i + 8
     if t == _T_UUID:
         return i + 16
-    if t == _T_BINARY:
-        n, i = _varint(b, i)
-        return i + n
     if t in (_T_LIST, _T_SET):
         n, et, i = _list_header(b, i)
-        if et in (_T_TRUE, _T_FALSE):   # bools in a list take one byte each
+        if et in (_T_TRUE, _T_FALSE, _T_I8):   # one byte each (bools in a list too)
             return i + n
+        if et in (_T_I16, _T_I32, _T_I64):
+            for _ in range(n):
+                while b[i] & 0x80:
+                    i += 1
+                i += 1
+            return i
+        if et == _T_STRUCT:
+            for _ in range(n):
+                i = _skip_struct(b, i)
+            return i
+        if et == _T_BINARY:
+            for _ in range(n):
+                k, i = _varint(b, i)
+                i += k
+            return i
         for _ in range(n):
             i = _skip(b, i, et)
         return i
@@ -126,15 +146,29 @@ def _skip(b: bytes, i: int, t: int) -> int:
             i = _skip(b, i, kt) if kt not in (_T_TRUE, _T_FALSE) else i + 1
             i = _skip(b, i, vt) if vt not in (_T_TRUE, _T_FALSE) else i + 1
         return i
-    if t == _T_STRUCT:
-        last = 0
-        while True:
-            fid, ft, i = _field(b, i, last)
-            if ft == _T_STOP:
-                return i
-            i = _skip(b, i, ft)
-            last = fid
     raise ParquetLayoutError(f"unknown thrift compact type {t}")
+
+
+def _skip_struct(b: bytes, i: int) -> int:
+    while True:
+        c = b[i]
+        i += 1
+        if c == 0:
+            return i
+        t = c & 0x0F
+        if not c >> 4:                  # long form: the field id follows
+            while b[i] & 0x80:
+                i += 1
+            i += 1
+        if 4 <= t <= 6:                 # i16, i32, i64
+            while b[i] & 0x80:
+                i += 1
+            i += 1
+        elif t == _T_BINARY:
+            n, i = _varint(b, i)
+            i += n
+        elif t > _T_FALSE:
+            i = _skip(b, i, t)
 
 
 def _list_header(b: bytes, i: int) -> tuple[int, int, int]:
@@ -198,14 +232,28 @@ def _offset_field(b: bytes, i: int, t: int, tpl: _Template) -> int:
 def _column_meta(b: bytes, i: int, tpl: _Template) -> int:
     last = 0
     while True:
-        fid, t, i = _field(b, i, last)
-        if t == _T_STOP:
+        c = b[i]
+        i += 1
+        if c == 0:
             return i
+        t = c & 0x0F
+        d = c >> 4
+        if d:
+            fid = last + d
+        else:
+            v, i = _varint(b, i)
+            fid = _unzig(v)
+        last = fid
         if fid in _META_OFFSETS:
             i = _offset_field(b, i, t, tpl)
+        elif 4 <= t <= 6:
+            while b[i] & 0x80:
+                i += 1
+            i += 1
+        elif t == _T_STRUCT:
+            i = _skip_struct(b, i)
         else:
             i = _skip(b, i, t)
-        last = fid
 
 
 def _column_chunk(b: bytes, i: int, tpl: _Template) -> int:

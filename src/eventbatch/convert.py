@@ -253,6 +253,17 @@ def _dictionary_columns(table: pa.Table) -> "list[str] | bool":
     return out
 
 
+class _Parent:
+    """A batch that buffered slices point into: its memory stays until the
+    last of them is gone."""
+
+    __slots__ = ("nbytes", "refs")
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self.refs = 0
+
+
 class _Partition:
     __slots__ = ("key", "relpath", "items", "rows", "nbytes", "total_rows", "files", "file",
                  "last_used")
@@ -260,11 +271,12 @@ class _Partition:
     def __init__(self, key: tuple, relpath: str) -> None:
         self.key = key
         self.relpath = relpath
-        self.items: collections.deque = collections.deque()   # [batch, mask or None, rows, bytes]
-        self.rows = 0                # buffered rows (kept ones) and their estimated Arrow bytes
+        # buffered rows: [batch, keep mask or None, kept rows, estimated Arrow bytes, parent]
+        self.items: collections.deque = collections.deque()
+        self.rows = 0
         self.nbytes = 0.0
         self.total_rows = 0
-        self.files: list[str] = []
+        self.files: list[tuple[str, str]] = []     # (temp name, path in the dataset)
         self.file: PartFile | None = None
         self.last_used = 0
 
@@ -273,21 +285,25 @@ class _Dataset:
     """Rows routed to partitions -> row groups encoded on the pool -> files.
 
     Row groups are cut in each partition's row order at ``row_group_rows``
-    rows or ``row_group_bytes`` bytes of Arrow data, whichever comes first;
-    when all partitions together buffer more than ``max_buffered_rows`` rows
-    or ``max_buffered_bytes`` bytes, the least recently used partitions are
-    cut first (with time-ordered input: the hours that are over).  Parts are
+    rows or ``row_group_bytes`` bytes of Arrow data, whichever comes first.
+    Buffered rows are slices of the batches they came from, which stay in
+    memory until their last slice is gone: when those batches pass
+    ``max_buffered_bytes``, or the buffered rows pass ``max_buffered_rows``,
+    the least recently used partitions are cut first (with time-ordered
+    input: the hours that are over) until half of both is free.  Parts are
     appended to their partition's file in the order they were cut; a file
     rolls before a row group that would take it past ``file_rows`` rows, and
     after the row group that takes it to ``file_bytes`` written bytes.  All of
     this depends on the rows only, never on timing or threads, so the files
-    are the same for any thread count."""
+    are the same for any thread count.  Files are written under flat temp
+    names (``prefix`` + a number) and renamed into their partition at the end."""
 
-    def __init__(self, tmp_root: str, schema: pa.Schema, pool: Any, *, write_options: dict,
+    def __init__(self, tmp_root: str, prefix: str, schema: pa.Schema, pool: Any, *, write_options: dict,
                  row_group_rows: int, row_group_bytes: int, file_rows: int, file_bytes: int,
                  max_open_files: int, max_buffered_rows: int, max_buffered_bytes: int,
                  max_in_flight: int) -> None:
         self.tmp_root = tmp_root
+        self.prefix = prefix
         self.schema = schema
         self.pool = pool
         self.write_options = write_options
@@ -301,35 +317,89 @@ class _Dataset:
         self.max_in_flight = max_in_flight
         self.parts: dict[tuple, _Partition] = {}
         self.buffered_rows = 0
-        self.buffered_bytes = 0.0
+        self.retained = 0            # bytes of the batches that buffered rows point into
         self.clock = 0
+        self.nfiles = 0
         self.in_flight: collections.deque = collections.deque()   # (partition, future)
         self.open_files: collections.OrderedDict = collections.OrderedDict()   # LRU of open OS files
 
     def add(self, key: tuple, relpath: str, batch: pa.RecordBatch, mask: "np.ndarray | None",
-            rows: int) -> None:
-        """Buffer ``rows`` kept rows: ``batch`` filtered by ``mask`` (None: all)."""
+            rows: int, parent: "_Parent | None" = None) -> None:
+        """Buffer ``rows`` kept rows: ``batch`` filtered by ``mask`` (None: all).
+        ``batch`` may be a slice of ``parent`` (by default it is its own)."""
         p = self.parts.get(key)
         if p is None:
             p = self.parts[key] = _Partition(key, relpath)
         self.clock += 1
         p.last_used = self.clock
+        if parent is None:
+            parent = _Parent(batch.nbytes)
+        if not parent.refs:
+            self.retained += parent.nbytes
+        parent.refs += 1
         nbytes = batch.nbytes * rows / max(batch.num_rows, 1)
-        p.items.append([batch, mask, rows, nbytes])
+        p.items.append([batch, mask, rows, nbytes, parent])
         p.rows += rows
         p.nbytes += nbytes
         p.total_rows += rows
         self.buffered_rows += rows
-        self.buffered_bytes += nbytes
         while p.rows >= self.rg_rows or p.nbytes >= self.rg_bytes:
             self._cut(p)
-        if self.buffered_rows > self.max_rows or self.buffered_bytes > self.max_bytes:
-            for q in sorted((q for q in self.parts.values() if q.rows), key=lambda q: q.last_used):
+
+    def check_budget(self) -> None:
+        """While over the buffer budget, free memory in least recently used
+        order: a partition with many buffered rows is cut into a row group; a
+        small one (late events of an hour that is over, say) is compacted
+        instead: its rows are copied out of the batches they pin, and wait
+        for more rows, so that late stragglers do not each become a tiny row
+        group.  Only if that is not enough are small ones cut too."""
+        if not self._over():
+            self.drain(block=False)
+            return
+        small = max(1, self.rg_rows // 16)
+        lru = sorted((q for q in self.parts.values() if q.rows), key=lambda q: q.last_used)
+        for q in lru:
+            if q.rows >= small or q.nbytes >= self.rg_bytes / 16:
                 while q.rows:
                     self._cut(q)
-                if self.buffered_rows <= self.max_rows // 2 and self.buffered_bytes <= self.max_bytes / 2:
+            else:
+                self._compact(q)
+            if self._under_half():
+                break
+        else:
+            for q in lru:
+                while q.rows:
+                    self._cut(q)
+                if self._under_half():
                     break
         self.drain(block=False)
+
+    def _over(self) -> bool:
+        return self.buffered_rows > self.max_rows or self.retained > self.max_bytes
+
+    def _under_half(self) -> bool:
+        return self.buffered_rows <= self.max_rows // 2 and self.retained <= self.max_bytes // 2
+
+    def _compact(self, p: _Partition) -> None:
+        """Copy p's buffered rows into one batch of their own."""
+        if len(p.items) == 1 and p.items[0][1] is None and p.items[0][4].refs == 1 \
+                and p.items[0][0].num_rows * 2 >= p.items[0][4].nbytes / max(p.items[0][3] / p.items[0][2], 1):
+            return          # already a batch of its own (about)
+        parts = [b.take(pa.array(np.flatnonzero(m) if m is not None else np.arange(b.num_rows)))
+                 for b, m, _, _, _ in p.items]
+        batch = pa.concat_batches(parts) if len(parts) > 1 else parts[0]
+        for item in p.items:
+            self._release(item[4])
+        parent = _Parent(batch.nbytes)
+        parent.refs = 1
+        self.retained += parent.nbytes
+        p.items = collections.deque([[batch, None, batch.num_rows, float(batch.nbytes), parent]])
+        p.nbytes = float(batch.nbytes)
+
+    def _release(self, parent: _Parent) -> None:
+        parent.refs -= 1
+        if not parent.refs:
+            self.retained -= parent.nbytes
 
     def _cut(self, p: _Partition) -> None:
         """Submit the next row group of p: its first rows, up to the targets."""
@@ -338,7 +408,7 @@ class _Dataset:
         nbytes = 0.0
         while p.items and rows < self.rg_rows and nbytes < self.rg_bytes:
             item = p.items[0]
-            batch, mask, n, b = item
+            batch, mask, n, b, parent = item
             per_row = b / n
             want = min(self.rg_rows - rows, n)
             if nbytes + b > self.rg_bytes:
@@ -353,16 +423,14 @@ class _Dataset:
                 taken, taken_bytes = want, per_row * want
             else:
                 p.items.popleft()
+                self._release(parent)
                 group.append((batch, mask))
                 taken, taken_bytes = n, b
             rows += taken
             nbytes += taken_bytes
         p.rows -= rows
-        p.nbytes -= nbytes
+        p.nbytes = p.nbytes - nbytes if p.items else 0.0
         self.buffered_rows -= rows
-        self.buffered_bytes -= nbytes
-        if not p.items:
-            p.nbytes = 0.0
         fut = self.pool.submit(_encode_group, group, self.schema, self.write_options)
         self.in_flight.append((p, fut))
         while len(self.in_flight) > self.max_in_flight:
@@ -384,11 +452,11 @@ class _Dataset:
         if f is None:
             name = f"part-{len(p.files):05d}.parquet"
             rel = f"{p.relpath}/{name}" if p.relpath else name
-            path = os.path.join(self.tmp_root, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{self.prefix}{self.nfiles:06d}.parquet"
+            self.nfiles += 1
             self._make_room()
-            f = p.file = PartFile(path)
-            p.files.append(rel)
+            f = p.file = PartFile(os.path.join(self.tmp_root, tmp))
+            p.files.append((tmp, rel))
             self.open_files[p.key] = p
         elif not f.is_open:
             self._make_room()
@@ -489,16 +557,17 @@ def _hour_label(h: int) -> tuple[str, str]:
 class _Routed:
     """One encoded batch, ready for the dedup step: its key hashes (None
     without dedup) and which keys are valid (None: all), and its rows split
-    by partition: (key, relpath, rows as a batch of the file columns,
-    indices of those rows in the batch or None for all)."""
+    by partition: (key, relpath, rows as a slice of one batch of the file
+    columns, indices of those rows in the encoded batch or None for all)."""
 
-    __slots__ = ("rows", "hashes", "key_valid", "groups")
+    __slots__ = ("rows", "hashes", "key_valid", "groups", "nbytes")
 
-    def __init__(self, rows: int, hashes: Any, key_valid: Any, groups: list) -> None:
+    def __init__(self, rows: int, hashes: Any, key_valid: Any, groups: list, nbytes: int) -> None:
         self.rows = rows
         self.hashes = hashes
         self.key_valid = key_valid
         self.groups = groups
+        self.nbytes = nbytes          # of the batch the groups' rows are slices of
 
 
 class _Router:
@@ -612,7 +681,7 @@ class _Router:
         data = b.select(self.file_columns) if len(self.file_columns) != b.num_columns else b
         n = b.num_rows
         if not self.partition_by:
-            return _Routed(n, hashes, key_valid, [((), "", data, None)])
+            return _Routed(n, hashes, key_valid, [((), "", data, None)], data.nbytes)
         # a code per row: mixed radix over the partition columns' value indices
         codes = np.zeros(n, dtype=np.int64)
         dicts = []
@@ -632,12 +701,18 @@ class _Router:
         if len(uniq) == 1:
             order = [0]
             sel_rows = [None]
+            slices = [data]
         else:
+            # one take puts the rows in partition order (input order kept within
+            # each); the partitions' rows are then slices of that batch
             order = np.argsort(first, kind="stable")           # partitions in first-seen order
-            rows_sorted = np.argsort(inverse, kind="stable")     # rows grouped, input order kept
+            rows_sorted = np.argsort(inverse, kind="stable")
             counts = np.bincount(inverse, minlength=len(uniq))
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
             sel_rows = [rows_sorted[starts[g]:starts[g] + counts[g]] for g in range(len(uniq))]
+            grouped = data.take(pa.array(rows_sorted))
+            slices = [grouped.slice(int(starts[g]), int(counts[g])) for g in range(len(uniq))]
+            data = grouped
         for g in order:
             pos = first[g]
             segs, key = [], []
@@ -651,9 +726,8 @@ class _Router:
                     label = _quote(v)
                 segs.append(f"{c}={label}")
                 key.append(label)
-            sel = sel_rows[g]
-            groups.append((tuple(key), "/".join(segs), data if sel is None else data.take(pa.array(sel)), sel))
-        return _Routed(n, hashes, key_valid, groups)
+            groups.append((tuple(key), "/".join(segs), slices[g], sel_rows[g]))
+        return _Routed(n, hashes, key_valid, groups, data.nbytes)
 
     def _reject_lines(self, block: Any, rows: list[int], vals: list, source: str) -> pa.RecordBatch:
         """Rejected rows, with their raw lines, for accepted rows ``rows`` of
@@ -909,10 +983,10 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                  ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eventbatch-convert"))
     sizes = dict(row_group_rows=row_group_rows, row_group_bytes=row_group_bytes, file_rows=file_rows,
                  file_bytes=file_bytes, max_in_flight=threads + 1, write_options=write_options)
-    data = _Dataset(tmp_root, file_schema, pool, max_open_files=max_open_writers,
+    data = _Dataset(tmp_root, "d", file_schema, pool, max_open_files=max_open_writers,
                     max_buffered_rows=max_buffered_rows, max_buffered_bytes=max_buffered_bytes, **sizes)
     # rejected rows: one more dataset without partitions, the same row-group and file targets
-    rejected = _Dataset(tmp_root, REJECTED_FILE_SCHEMA, pool, max_open_files=1,
+    rejected = _Dataset(tmp_root, "r", REJECTED_FILE_SCHEMA, pool, max_open_files=1,
                         max_buffered_rows=row_group_rows, max_buffered_bytes=row_group_bytes, **sizes)
     rej_counts: dict[str, int] = {}
     if dedup_key is None:
@@ -937,6 +1011,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             return
         rejected.add((), REJECTED_DIR, pa.RecordBatch.from_arrays(batch.columns, schema=REJECTED_FILE_SCHEMA),
                      None, batch.num_rows)
+        rejected.check_budget()
         rec["rejected"] += batch.num_rows
         reasons = pc.value_counts(batch.column("reason"))
         for reason, n in zip(reasons.field("values").to_pylist(), reasons.field("counts").to_pylist()):
@@ -957,14 +1032,16 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                 if not dups:
                     keep = None
             written = 0
+            parent = _Parent(r.nbytes)
             for key, relpath, batch, sel in r.groups:
                 m = keep if keep is None or sel is None else keep[sel]
                 n = batch.num_rows if m is None else int(np.count_nonzero(m))
                 if m is not None and n == m.shape[0]:
                     m = None
                 if n:
-                    data.add(key, relpath, batch, m, n)
+                    data.add(key, relpath, batch, m, n, parent)
                     written += n
+            data.check_budget()
             rec["written"] += written
             state["written"] += written
 
@@ -1031,9 +1108,10 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     totals["lines_read"] = totals.pop("lines")
     balanced = (totals["inputs"] == totals["written"] + totals["duplicates"] + totals["rejected"]
                 and totals["lines_read"] == totals["inputs"] + totals["blank_lines"])
-    partitions = [{"path": p.relpath, "rows": p.total_rows, "files": p.files}
+    partitions = [{"path": p.relpath, "rows": p.total_rows, "files": [rel for _, rel in p.files]}
                   for p in data.parts.values() if p.files]
-    rej_files = [f for p in rejected.parts.values() for f in p.files]
+    renames = [f for ds_ in (data, rejected) for p in ds_.parts.values() for f in p.files]
+    rej_files = [rel for p in rejected.parts.values() for _, rel in p.files]
     manifest = {
         "format": "eventbatch-convert/1",
         "options": {"schema_fields": names, "dedup_key": dedup_key, "dedup_window": dedup_window,
@@ -1056,7 +1134,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     with open(os.path.join(tmp_root, MANIFEST), "w") as f:
         json.dump(manifest, f, indent=2, sort_keys=False)
         f.write("\n")
-    _commit(output_dir, tmp_root, [f for p in partitions for f in p["files"]] + rej_files)
+    _commit(output_dir, tmp_root, renames)
     return ConvertReport(output_dir, manifest, time.perf_counter() - t0, state["bytes_read"])
 
 
@@ -1127,19 +1205,24 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, name: str) -> pa.RecordBa
         raise ConvertError(f"frames in {name} do not fit the schema: {e}") from e
 
 
-def _commit(output_dir: str, tmp_root: str, files: list[str]) -> None:
-    """Rename the new files into place, drop the previous run's other files,
-    then put the manifest in place and remove the temp dir."""
-    new = set(files)
+def _commit(output_dir: str, tmp_root: str, files: list[tuple[str, str]]) -> None:
+    """Rename the new files (temp name, path in the dataset) into place, drop
+    the previous run's other files, then put the manifest in place and
+    remove the temp dir."""
+    new = {rel for _, rel in files}
     try:    # until the new manifest is in place, the dataset is visibly not a finished one
         os.unlink(os.path.join(output_dir, MANIFEST))
     except FileNotFoundError:
         pass
     slow = float(os.environ.get(_SLOW_COMMIT_ENV, "0") or 0)
-    for rel in files:
+    made: set[str] = set()
+    for tmp, rel in files:
         dest = os.path.join(output_dir, rel)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        os.replace(os.path.join(tmp_root, rel), dest)
+        d = os.path.dirname(dest)
+        if d not in made:
+            os.makedirs(d, exist_ok=True)
+            made.add(d)
+        os.replace(os.path.join(tmp_root, tmp), dest)
         if slow:
             time.sleep(slow)
     # stale files of an earlier run: only our own names (part-NNNNN.parquet)
