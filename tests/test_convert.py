@@ -365,6 +365,14 @@ def test_compressed_inputs_directories_globs_and_stdin(data, tmp_path):
              "--quiet", input=raw.decode())
     assert r.returncode == 0, r.stderr
     assert _files(tmp_path / "stdin")["part-00000.parquet"] == _files(tmp_path / "ref")["part-00000.parquet"]
+    # compressed stdin
+    r = subprocess.run([sys.executable, "-m", "eventbatch", "convert", "-", "-o", str(tmp_path / "stdin_gz"),
+                        "--schema", str(data["schema"]), "--dedup-key", "event_id", "--json"],
+                       input=(d / "e.ndjson.gz").read_bytes(), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["inputs"][0]["path"] == "<stdin>" and m["totals"]["written"] == ref.totals["written"]
+    assert _files(tmp_path / "stdin_gz")["part-00000.parquet"] == _files(tmp_path / "ref")["part-00000.parquet"]
 
 
 def test_infer_and_dedup_window(data, tmp_path):
@@ -375,6 +383,12 @@ def test_infer_and_dedup_window(data, tmp_path):
     assert small.balanced
     assert small.totals["duplicates"] <= exact.totals["duplicates"]
     assert rep.totals["written"] == exact.totals["written"]
+    # the window remembers at most its keys (bounded memory); exact mode remembers every key
+    d = small.manifest["dedup"]
+    assert d["mode"] == "window" and d["keys"] <= 50 and d["evicted"] > 3000
+    assert d["memory_bytes"] == eb.Window(max_keys=50).memory_bytes
+    d = exact.manifest["dedup"]
+    assert d["mode"] == "exact" and d["keys"] == d["unique"] == exact.totals["written"] and d["evicted"] == 0
 
 
 # ---------------------------------------------------------------------------
@@ -523,6 +537,9 @@ def test_cli_gen_dup_window_and_malformed(tmp_path):
     ("bad_threads", 2, "--threads"),
     ("bad_compression", 2, "--compression"),
     ("bad_size", 2, "--row-group-bytes"),
+    ("truncated_gz", 1, "cannot read input"),
+    ("bad_time_type", 2, "time field `payload`"),
+    ("window_without_key", 2, "dedup_window needs dedup_key"),
     ("bad_file_size", 2, "--file-bytes"),
 ])
 def test_cli_error_paths(data, tmp_path, case, code, needle):
@@ -532,6 +549,8 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
     afile.write_text("x")
     base = [data["valid"], "-o", tmp_path / "out"]
     schema = ["--schema", data["schema"]]
+    truncated = tmp_path / "cut.ndjson.gz"
+    truncated.write_bytes(data["messy"].read_bytes()[:20000])
     args = {
         "missing": ["convert", tmp_path / "nope.ndjson", "-o", tmp_path / "out", *schema],
         "bad_schema": ["convert", *base, "--schema", bad],
@@ -546,6 +565,9 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
         "bad_threads": ["convert", *base, *schema, "--threads", "0"],
         "bad_compression": ["convert", *base, *schema, "--compression", "gzip9"],
         "bad_size": ["convert", *base, *schema, "--row-group-bytes", "lots"],
+        "truncated_gz": ["convert", truncated, "-o", tmp_path / "out", *schema],
+        "bad_time_type": ["convert", *base, *schema, "--time-field", "payload", "--partition-by", "date"],
+        "window_without_key": ["convert", *base, *schema, "--dedup-window", "10"],
         "bad_file_size": ["convert", *base, *schema, "--file-bytes", "0"],
     }[case]
     r = _cli(*args)

@@ -1123,6 +1123,10 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
         "partitions": partitions,
         "rejected": {"rows": totals["rejected"], "by_reason": dict(sorted(rej_counts.items())),
                      "files": rej_files},
+        "dedup": None if dd is None else {
+            "mode": "exact" if dedup_window is None else "window",
+            **{k: v for k, v in dd.stats().items() if k in ("seen", "unique", "duplicates", "keys", "evicted")},
+            "memory_bytes": None if dedup_window is None else Window(max_keys=dedup_window).memory_bytes},
         "totals": totals,
         "reconciliation": {
             "equation": (f"lines read {totals['lines_read']} = written {totals['written']} + "
