@@ -6,8 +6,33 @@ whole run by default), routes rows to Hive partitions
 (``event_type=.../date=YYYY-MM-DD/hour=HH/``), writes Parquet row groups as
 rows arrive, and keeps every rejected line in ``_rejected/``.
 
+Threads: with ``threads=N``, N worker threads parse blocks (and, on the
+same threads, check times, hash keys and split rows by partition) and encode
+row groups (zstd and all: each row group is encoded as a one-row-group
+Parquet file in memory, see :mod:`eventbatch._parquet`); the calling thread
+reads the input, runs the dedup filter in input order, cuts row groups and
+appends the encoded ones to their files, in order.  ``threads=1`` does all of
+it on the calling thread.  Memory is bounded: at most ``2 * threads`` blocks
+and ``threads + 1`` row groups are in flight, and the buffered rows have a
+budget (``max_buffered_rows``, ``max_buffered_bytes``); the exact dedup table
+grows with the distinct keys (its capacity doubles: 22 MiB at 1M keys, 176 MiB
+at 10M), a ``dedup_window`` one does not.
+
+Rejected rows: every line the encoder rejects keeps its raw bytes, file,
+line number, byte offset, reason and message.  When partitioning needs the
+time field, the encoder's schema makes it required (a string field becomes
+``timestamp[us, UTC]``, parsed by the core as RFC 3339), so a missing, null
+or malformed time is rejected by the core like any other error; a time that
+parses but falls outside the years 0000..9999 (which no date partition can
+name) is rejected after encoding with ``reason="out_of_range"``, and its
+block is encoded again up to that row to find its raw line, line number and
+offset.  Frame files hold no lines: a rejected row from a frame file has
+its row as compact JSON in ``raw``, a null ``line``, and the row's index
+among the file's rows (0-based) in ``offset``.
+
 Idempotence: every file is first written under ``OUT/.eventbatch-tmp/``
-(hidden: ``pyarrow.dataset`` and DuckDB's hive globbing skip it); at the end
+(hidden: ``pyarrow.dataset`` and DuckDB's hive globbing skip it), under a
+flat temp name; a file gets its footer only when it is complete.  At the end
 each file is renamed into place (``os.replace``), the files of a previous run
 that this run did not produce are removed, and ``_manifest.json`` is written
 last.  File names are deterministic (``part-00000.parquet`` ... per
