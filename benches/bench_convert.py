@@ -263,8 +263,10 @@ def markdown(meta: dict, rows: list[dict], verdict: dict) -> str:
            f"- Machine: {meta['machine']}; 1-min load average {meta['load']}",
            "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
            f"- Input: {meta['events']:,} events, {meta['input']} ({meta['input_mb']:,.1f} MB, "
-           f"{meta['input_mb'] * 1e6 / meta['events']:.0f} B/event), 2% re-sends",
-           f"- Method: fresh process per run, 1 warm-up + {meta['runs']} timed runs per tool, round robin; "
+           f"{meta['input_mb'] * 1e6 / meta['events']:.0f} B/event), 2% re-sends; eventbatch dedup: "
+           + ("exact over the run" if not meta.get("dedup_window") else
+              f"window of {meta['dedup_window']:,} keys (`--dedup-window`)"),
+           f"- Method: fresh process per run, {meta['warmups']} warm-up + {meta['runs']} timed runs per tool, round robin; "
            "times are the operation only (*process s* adds interpreter start and imports); "
            "*MB/s* = input bytes / median; *eventbatch speedup* = tool median / eventbatch median; "
            "*CPU÷wall* from process CPU time; *peak RSS* = VmHWM of the worker",
@@ -286,6 +288,7 @@ def main(argv=None) -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--warmups", type=int, default=1, help="untimed runs per tool first (default 1)")
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--gzip", action="store_true", help="read events.ndjson.gz instead of plain NDJSON")
     ap.add_argument("--dedup-window", type=int, help="eventbatch only: a bounded dedup window")
@@ -312,7 +315,8 @@ def main(argv=None) -> int:
                 shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "versions": versions(), "events": args.events, "input": os.path.basename(path),
-            "input_mb": size / 1e6, "runs": args.runs}
+            "input_mb": size / 1e6, "runs": args.runs, "warmups": args.warmups,
+            "dedup_window": args.dedup_window}
     loads = [os.getloadavg()[0]]
     all_runs: list[dict] = []
     rows: list[dict] = []
@@ -320,20 +324,20 @@ def main(argv=None) -> int:
     try:
         for t in threads:
             runs: dict[str, list[dict]] = {tool: [] for tool in tools}
-            for rep in range(args.runs + 1):
+            for rep in range(1 - args.warmups, args.runs + 1):
                 for tool in tools:
                     out = os.path.join(work, f"{tool}-t{t}-r{rep}")
                     spec = {"tool": tool, "input": path, "output": out, "threads": t,
                             "dedup_window": args.dedup_window}
                     r = run_one(spec, pkg, args.timeout)
-                    r["warmup"] = rep == 0
+                    r["warmup"] = rep <= 0
                     all_runs.append(r)
                     loads.append(os.getloadavg()[0])
-                    print(f"# threads={t} {tool:10s} {'warm-up' if rep == 0 else f'run {rep}'}: "
+                    print(f"# threads={t} {tool:10s} {'warm-up' if rep <= 0 else f'run {rep}'}: "
                           f"{r['seconds']:.2f} s (process {r['process_seconds']:.2f} s, "
                           f"cpu {r['cpu_seconds']:.2f} s, peak RSS {r['peak_rss'] / 2**20:,.0f} MiB)",
                           file=sys.stderr)
-                    if rep:
+                    if rep > 0:
                         runs[tool].append(r)
                     if rep < args.runs:      # keep the last output for the check
                         _remove(r["output"])
