@@ -91,6 +91,7 @@ _TIME_PARTS = ("date", "hour")
 REJECTED_FILE_SCHEMA = pa.schema([f.with_nullable(True) for f in REJECTED_SCHEMA])
 # a test hook: seconds to sleep after each input block (for kill tests)
 _SLOW_ENV = "EVENTBATCH_CONVERT_TEST_SLEEP"
+_EXTRA_IN_FLIGHT = 1     # row groups in flight at most: threads + this
 _SLOW_COMMIT_ENV = "EVENTBATCH_CONVERT_TEST_SLEEP_COMMIT"     # ... and after each rename
 
 
@@ -407,9 +408,10 @@ class _Dataset:
 
     def _compact(self, p: _Partition) -> None:
         """Copy p's buffered rows into one batch of their own."""
-        if len(p.items) == 1 and p.items[0][1] is None and p.items[0][4].refs == 1 \
-                and p.items[0][0].num_rows * 2 >= p.items[0][4].nbytes / max(p.items[0][3] / p.items[0][2], 1):
-            return          # already a batch of its own (about)
+        if len(p.items) == 1:
+            _, mask, _, nbytes, parent = p.items[0]
+            if mask is None and parent.refs == 1 and nbytes * 2 >= parent.nbytes:
+                return          # already (about) a batch of its own
         parts = [b.take(pa.array(np.flatnonzero(m) if m is not None else np.arange(b.num_rows)))
                  for b, m, _, _, _ in p.items]
         batch = pa.concat_batches(parts) if len(parts) > 1 else parts[0]
@@ -1007,7 +1009,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     pool: Any = (_InlineExecutor() if threads == 1 else
                  ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eventbatch-convert"))
     sizes = dict(row_group_rows=row_group_rows, row_group_bytes=row_group_bytes, file_rows=file_rows,
-                 file_bytes=file_bytes, max_in_flight=threads + 1, write_options=write_options)
+                 file_bytes=file_bytes, max_in_flight=threads + _EXTRA_IN_FLIGHT, write_options=write_options)
     data = _Dataset(tmp_root, "d", file_schema, pool, max_open_files=max_open_writers,
                     max_buffered_rows=max_buffered_rows, max_buffered_bytes=max_buffered_bytes, **sizes)
     # rejected rows: one more dataset without partitions, the same row-group and file targets
