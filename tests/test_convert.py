@@ -335,6 +335,23 @@ def test_row_group_and_file_byte_targets(data, tmp_path):
     assert _files(tmp_path / "t1") == _files(out)
 
 
+@pytest.mark.parametrize("budget", [dict(max_buffered_rows=300), dict(max_buffered_bytes="64KiB"),
+                                    dict(max_buffered_rows=50, max_open_writers=3)])
+def test_small_buffer_budget_same_rows(data, tmp_path, budget):
+    """Over the buffer budget, partitions are cut (or compacted, when small) in
+    LRU order: the same rows land in the same partitions, one file each."""
+    kw = dict(schema=SCHEMA, dedup_key="event_id", time_field="client_ts", partition_by=PARTS,
+              block_size=16 << 10)
+    ref = convert([data["messy"]], tmp_path / "ref", **kw)
+    rep = convert([data["messy"]], tmp_path / "small", threads=2, **kw, **budget)
+    assert rep.totals == ref.totals
+    assert {p["path"]: p["rows"] for p in rep.manifest["partitions"]} == \
+        {p["path"]: p["rows"] for p in ref.manifest["partitions"]}
+    assert all(len(p["files"]) == 1 for p in rep.manifest["partitions"])
+    key = lambda r: r["event_id"]    # noqa: E731
+    assert sorted(_read_rows(tmp_path / "small"), key=key) == sorted(_read_rows(tmp_path / "ref"), key=key)
+
+
 def test_cli_size_options(data, tmp_path):
     out = tmp_path / "lake"
     r = _cli("convert", data["valid"], "-o", out, "--schema", data["schema"], "--row-group-bytes", "100KiB",
