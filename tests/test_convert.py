@@ -712,3 +712,15 @@ def test_killed_during_the_rename_phase_then_rerun(data, tmp_path):
             pq.ParquetFile(p).metadata                   # every visible file is whole
     assert _cli(*args, "-o", out).returncode == 0
     assert _files(out) == _files(clean)
+
+
+def test_date_labels_are_proleptic_gregorian():
+    import datetime as dt
+
+    from eventbatch.convert import _date_label
+    epoch = dt.date(1970, 1, 1)
+    for day in list(range(-719162, -719162 + 800)) + list(range(-1000, 1000)) + list(range(2932896 - 800, 2932897)) \
+            + list(range(-719162, 2932897, 9973)):
+        assert _date_label(day) == (epoch + dt.timedelta(days=day)).isoformat()
+    assert _date_label(-719528) == "0000-01-01" and _date_label(-719163) == "0000-12-31"
+    assert _date_label(-719528 + 59) == "0000-02-29"          # year 0 is a leap year

@@ -66,7 +66,6 @@ from typing import Any, BinaryIO, Callable, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ._core import hash64
 from ._parquet import Part, PartFile, encode_part
@@ -574,10 +573,6 @@ def _date_label(day: int) -> str:
     return f"{y:04d}-{m:02d}-{d:02d}"
 
 
-def _hour_label(h: int) -> tuple[str, str]:
-    return _date_label(int(h) // 24), f"{int(h) % 24:02d}"
-
-
 # ---------------------------------------------------------------------------
 # per block (on the worker threads): time check, key hashes, partition split
 
@@ -807,10 +802,6 @@ def _concat_rejected(batches: list) -> pa.RecordBatch:
                                for b in batches])
     t = t.sort_by([("line", "ascending"), ("offset", "ascending")])
     return t.combine_chunks().to_batches()[0]
-
-
-def _cut(s: str, n: int = 40) -> str:
-    return s if len(s) <= n else s[: n - 3] + "..."
 
 
 # ---------------------------------------------------------------------------
