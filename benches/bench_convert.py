@@ -262,7 +262,9 @@ def markdown(meta: dict, rows: list[dict], verdict: dict) -> str:
            f"- Date: {meta['date']}",
            f"- Machine: {meta['machine']}; 1-min load average {meta['load']}",
            "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-           f"- Input: {meta['events']:,} events, {meta['input']} ({meta['input_mb']:,.1f} MB, "
+           f"- Input: {meta['events']:,} events, {meta['input']} ("
+           + (f"{meta['file_mb']:,.1f} MB of gzip, " if meta["file_mb"] != meta["input_mb"] else "")
+           + f"{meta['input_mb']:,.1f} MB of NDJSON, "
            f"{meta['input_mb'] * 1e6 / meta['events']:.0f} B/event), 2% re-sends; eventbatch dedup: "
            + ("exact over the run" if not meta.get("dedup_window") else
               f"window of {meta['dedup_window']:,} keys (`--dedup-window`)"),
@@ -315,7 +317,8 @@ def main(argv=None) -> int:
                 shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
             "versions": versions(), "events": args.events, "input": os.path.basename(path),
-            "input_mb": size / 1e6, "runs": args.runs, "warmups": args.warmups,
+            "input_mb": size / 1e6, "file_mb": os.path.getsize(path) / 1e6, "runs": args.runs,
+            "warmups": args.warmups,
             "dedup_window": args.dedup_window}
     loads = [os.getloadavg()[0]]
     all_runs: list[dict] = []

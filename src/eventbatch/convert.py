@@ -234,7 +234,10 @@ class _InlineExecutor:
 def _encode_group(items: list, schema: pa.Schema, options: dict) -> Part:
     """Worker side: the rows of one row group (batches with keep masks) as a
     Parquet part."""
-    batches = [b if m is None else b.take(pa.array(np.flatnonzero(m))) for b, m in items]
+    batches = []
+    for i, (b, m) in enumerate(items):
+        items[i] = None          # let each input batch go as soon as its rows are copied
+        batches.append(b if m is None else b.take(pa.array(np.flatnonzero(m))))
     table = pa.Table.from_batches(batches, schema=schema)
     if options.get("use_dictionary") is True and table.num_rows >= _DICT_SAMPLE_MIN_ROWS:
         options = dict(options, use_dictionary=_dictionary_columns(table))
