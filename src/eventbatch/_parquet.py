@@ -12,7 +12,9 @@ data is copied as is; only the footer changes.  The offsets in a part's
 footer count from the start of the part, so they are moved by the position
 where the part's data lands in the file; everything else in the row group's
 metadata (sizes, statistics, encodings, ...) is position independent and is
-copied byte for byte.  The footer is Thrift's compact protocol
+copied byte for byte (bloom filters included).  A page index would hold
+page offsets inside its own bytes, so parts are written without one (it is
+refused).  The footer is Thrift's compact protocol
 (parquet.thrift); the walk below reads only what it must, to find the
 offset fields of ``RowGroup``, ``ColumnChunk`` and ``ColumnMetaData``, and
 keeps the other bytes verbatim.  Encrypted footers are not supported (convert
@@ -37,7 +39,8 @@ _T_LIST, _T_SET, _T_MAP, _T_STRUCT, _T_UUID = 9, 10, 11, 12, 13
 
 # offset fields (i64, absolute file positions) by struct, from parquet.thrift
 _ROWGROUP_FILE_OFFSET, _ROWGROUP_ORDINAL, _ROWGROUP_COLUMNS = 5, 7, 1
-_CHUNK_OFFSETS = {2, 4, 6}          # file_offset, offset_index_offset, column_index_offset
+_CHUNK_OFFSETS = {2}                # file_offset
+_CHUNK_PAGE_INDEX = {4, 6}          # offset_index_offset, column_index_offset
 _CHUNK_META = 3
 _CHUNK_CRYPTO = {8, 9}              # crypto_metadata, encrypted_column_metadata
 _META_OFFSETS = {9, 10, 11, 14}     # data_page, index_page, dictionary_page, bloom_filter
@@ -268,6 +271,11 @@ def _column_chunk(b: bytes, i: int, tpl: _Template) -> int:
             i = _column_meta(b, i, tpl)
         elif fid in _CHUNK_CRYPTO:
             raise ParquetLayoutError("encrypted column chunks cannot be relocated")
+        elif fid in _CHUNK_PAGE_INDEX:
+            # the offset index holds the pages' file offsets: moving it would mean
+            # rewriting it, so parts are written without a page index
+            raise ParquetLayoutError("a part with a page index cannot be relocated "
+                                     "(write it with write_page_index=False)")
         else:
             i = _skip(b, i, t)
         last = fid
