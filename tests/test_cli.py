@@ -59,3 +59,16 @@ def test_errors_are_one_line_with_exit_codes(tmp_path):
     assert p.returncode == 1 and "Traceback" not in p.stderr and "error" in p.stderr
     p = run("frobnicate")
     assert p.returncode == 2
+
+
+def test_gen_errors_are_usage_errors(tmp_path):
+    out = str(tmp_path / "g.ndjson")
+    for args, needle in ((["-1"], "integer >= 0"), (["10", "--dup", "1"], "--dup"),
+                         (["10", "--dup", "x"], "--dup"), (["10", "--malformed", "-0.5"], "--malformed"),
+                         (["10", "--dup-window", "0"], "--dup-window"), (["10", "--seed", "-3"], "--seed")):
+        p = run("gen", *args, "-o", out)
+        assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+    p = run("gen", "10", "-o", str(tmp_path / "missing" / "g.ndjson"))
+    assert p.returncode == 1 and "Traceback" not in p.stderr and "error" in p.stderr
+    p = run("gen", "0", "-o", out, "--malformed", "1", "-q")
+    assert p.returncode == 0 and p.stderr == ""

@@ -108,13 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_demo)
 
     g = sub.add_parser("gen", help="write sample events as NDJSON")
-    g.add_argument("count", type=int)
+    g.add_argument("count", type=_count)
     g.add_argument("-o", "--output", required=True, help="file; .gz/.zst/.lz4 compress")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--dup", type=float, default=0.0, help="rate of client re-sends (0..1)")
-    g.add_argument("--dup-window", type=int, default=1000,
+    g.add_argument("--seed", type=_count, default=0)
+    g.add_argument("--dup", type=_rate(1.0, inclusive=False), default=0.0,
+                   help="rate of client re-sends (0 <= rate < 1)")
+    g.add_argument("--dup-window", type=_positive_int, default=1000,
                    help="re-sends repeat one of the last N events (default 1000)")
-    g.add_argument("--malformed", type=float, default=0.0, help="rate of malformed lines (0..1)")
+    g.add_argument("--malformed", type=_rate(1.0, inclusive=True), default=0.0,
+                   help="rate of malformed lines (0..1)")
     g.add_argument("-q", "--quiet", action="store_true")
     g.set_defaults(func=_cmd_gen)
 
@@ -168,6 +170,29 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _rate(top: float, inclusive: bool):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            v = -1.0
+        if not (0.0 <= v <= top if inclusive else 0.0 <= v < top):
+            raise argparse.ArgumentTypeError(
+                f"expected a rate in [0, {top:g}{']' if inclusive else ')'}, got {text!r}")
+        return v
+    return parse
 
 
 def _size(text: str) -> int:
