@@ -555,6 +555,7 @@ def test_cli_gen_dup_window_and_malformed(tmp_path):
     ("bad_compression", 2, "--compression"),
     ("bad_size", 2, "--row-group-bytes"),
     ("truncated_gz", 1, "cannot read input"),
+    ("corrupt_zst", 1, "cannot read input"),
     ("bad_time_type", 2, "time field `payload`"),
     ("window_without_key", 2, "dedup_window needs dedup_key"),
     ("bad_file_size", 2, "--file-bytes"),
@@ -568,6 +569,13 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
     schema = ["--schema", data["schema"]]
     truncated = tmp_path / "cut.ndjson.gz"
     truncated.write_bytes(data["messy"].read_bytes()[:20000])
+    corrupt = tmp_path / "bad.ndjson.zst"
+    if case == "corrupt_zst":
+        pytest.importorskip("zstandard")
+        gen.write_ndjson(corrupt, 2000, seed=1)
+        z = bytearray(corrupt.read_bytes())
+        z[len(z) // 2:len(z) // 2 + 64] = bytes(64)
+        corrupt.write_bytes(bytes(z))
     args = {
         "missing": ["convert", tmp_path / "nope.ndjson", "-o", tmp_path / "out", *schema],
         "bad_schema": ["convert", *base, "--schema", bad],
@@ -583,6 +591,7 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
         "bad_compression": ["convert", *base, *schema, "--compression", "gzip9"],
         "bad_size": ["convert", *base, *schema, "--row-group-bytes", "lots"],
         "truncated_gz": ["convert", truncated, "-o", tmp_path / "out", *schema],
+        "corrupt_zst": ["convert", corrupt, "-o", tmp_path / "out", *schema],
         "bad_time_type": ["convert", *base, *schema, "--time-field", "payload", "--partition-by", "date"],
         "window_without_key": ["convert", *base, *schema, "--dedup-window", "10"],
         "bad_file_size": ["convert", *base, *schema, "--file-bytes", "0"],
@@ -661,7 +670,9 @@ def test_rfc3339_strings_with_offsets(tmp_path):
 def test_inspect_error_paths_and_text(data, tmp_path):
     junk = tmp_path / "junk.txt"
     junk.write_text("not json\n")
-    for path in (tmp_path / "nope", junk):
+    cut = tmp_path / "cut.ndjson.gz"
+    cut.write_bytes(data["messy"].read_bytes()[:5000])
+    for path in (tmp_path / "nope", junk, cut):
         r = _cli("inspect", path)
         assert r.returncode == 1 and "Traceback" not in r.stderr and "error" in r.stderr
     out = tmp_path / "lake"

@@ -74,7 +74,7 @@ from .encoder import REJECTED_SCHEMA, Encoder
 from .errors import EventBatchError, SchemaError
 from .frames import MAGIC as FRAME_MAGIC
 from .frames import iter_frames
-from .readers import _iter_results
+from .readers import _iter_results, read_errors
 from .schema import DataType, Field, Schema
 
 __all__ = ["convert", "ConvertReport", "ConvertError", "ConvertUsageError", "resolve_inputs"]
@@ -1106,7 +1106,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                         else:
                             state["bytes_read"] = state["bytes_done"] + raw.tell()
                         _tick(progress, state, bytes_total, t0, slow)
-            except (OSError, EOFError) as e:
+            except read_errors() as e:
                 raise ConvertError(f"cannot read input {name}: {e}") from e
             finally:
                 if raw is not sys.stdin.buffer:
@@ -1201,8 +1201,8 @@ def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
         with open_input(path) as f:
             data = f.read(max_bytes)
             more = bool(f.read(1))
-    except OSError as e:
-        raise ConvertError(f"cannot read input {path}: {e.strerror or e}") from e
+    except read_errors() as e:
+        raise ConvertError(f"cannot read input {path}: {getattr(e, 'strerror', None) or e}") from e
     if more:
         cut = data.rfind(b"\n")
         data = data[: cut + 1] if cut >= 0 else data

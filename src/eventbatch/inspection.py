@@ -145,18 +145,21 @@ def _frames(paths: list[str]) -> tuple[dict, str]:
 
 
 def _ndjson(path: str) -> tuple[dict, str]:
-    from .readers import open_input
+    from .readers import open_input, read_errors
     lines = blank = 0
-    with open_input(path) as f:
-        tail = b""
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            lines += chunk.count(b"\n")
-            tail = chunk[-1:]
-        if tail and tail != b"\n":
-            lines += 1
+    try:
+        with open_input(path) as f:
+            tail = b""
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+                tail = chunk[-1:]
+            if tail and tail != b"\n":
+                lines += 1
+    except read_errors() as e:
+        raise InspectError(f"cannot read {path}: {e}") from e
     from .convert import ConvertUsageError, infer_sample
     try:
         schema = infer_sample(path)

@@ -107,6 +107,20 @@ class NdjsonResult:
         self.routed: Any = None
 
 
+def read_errors() -> tuple:
+    """The exceptions a damaged input raises while it is read: OSError
+    (gzip's BadGzipFile among them), EOFError (a truncated gzip or lz4
+    stream), zlib.error, and zstandard's ZstdError when it is installed."""
+    import zlib
+    errors: tuple = (OSError, EOFError, zlib.error)
+    try:
+        import zstandard
+        errors += (zstandard.ZstdError,)
+    except ImportError:
+        pass
+    return errors
+
+
 class _Buffers:
     """Block buffers for reuse.  A fresh multi-MiB buffer per block costs a
     page fault per 4 KiB on first touch (and an munmap when freed): reading
