@@ -167,18 +167,122 @@ def test_reconciliation_balances_with_duplicates_malformed_and_blank_lines(data,
     assert rep.totals == tot
 
 
-def test_missing_or_invalid_time_field_is_rejected(tmp_path):
-    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
+def _line_offsets(data: bytes) -> list[int]:
+    """Byte offset of each line (1-based line number -> offsets[n - 1])."""
+    offs = [0]
+    for i, c in enumerate(data):
+        if c == 10:
+            offs.append(i + 1)
+    return offs
+
+
+def _check_provenance(out, src, data: bytes, expected: dict[int, str]) -> list[dict]:
+    """The rejected rows are exactly the lines `expected` (line -> reason),
+    each with its raw bytes (no CR, no BOM), file, line number and byte offset."""
+    rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
+    offs = _line_offsets(data)
+    lines = data.split(b"\n")
+    assert {r["line"]: r["reason"] for r in rej} == expected
+    for r in rej:
+        raw = lines[r["line"] - 1]
+        raw = raw[:-1] if raw.endswith(b"\r") else raw
+        raw = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+        assert r["raw"] == raw, r
+        assert r["offset"] == offs[r["line"] - 1], r
+        assert r["source"] == str(src)
+        assert r["path"] == "$.t" or r["reason"] in ("invalid_json",), r
+    return rej
+
+
+TIME_LINES_INT = [
+    b'{"id": "a", "t": 1704164645000}',                      # 1 ok: 2024-01-02 03:04
+    b'{"id": "b"}',                                         # 2 missing
+    b'{"id": "c", "t": null}',                              # 3 null
+    b'{"id": "d", "t": "yesterday"}',                       # 4 a string in an int field
+    b'{"id": "e", "t": 99999999999999999999}',              # 5 beyond int64
+    b'{"id": "f", "t": 300000000000000000}',                # 6 int64, but year > 9999
+    b'',                                                    # 7 blank
+    b'{"id": "g", "t": -70000000000000}\r',                 # 8 before year 0000, CRLF
+    b'\xef\xbb\xbf{"id": "h", "t": 253402300800000}',         # 9 BOM; 10000-01-01T00:00Z: out
+    b'{"id": "i", "t": 253402300799999}',                   # 10 ok: 9999-12-31 23:59
+    b'{"id": "j", "t": 1.5}',                               # 11 a float
+    b'{"id": "k", "t": -62167219200000}',                   # 12 ok: 0000-01-01 00:00
+    b'nope',                                                # 13 not JSON
+    b'{"id": "l", "t": 1704164645000}',                     # 14 ok
+]
+
+
+@pytest.mark.parametrize("threads,block_size", [(1, 4 << 20), (2, 64), (2, 4 << 20)])
+def test_time_rejections_keep_raw_line_and_offset(tmp_path, threads, block_size):
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.int64())]))
+    data = b"\n".join(TIME_LINES_INT * 3) + b"\n"
     src = tmp_path / "in.ndjson"
-    src.write_text('{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b"}\n{"id": "c", "t": "yesterday"}\n'
-                   '{"id": "d", "t": "2024-01-02T23:59:59.5+02:00"}\n{"id": "e", "t": null}\n')
+    src.write_bytes(data)
+    out = tmp_path / "lake"
+    rep = convert([src], out, schema=schema, time_field="t", partition_by="date,hour", threads=threads,
+                  block_size=block_size)
+    assert rep.balanced
+    assert rep.totals["written"] == 4 * 3 and rep.totals["blank_lines"] == 3
+    per = {2: "missing_required", 3: "missing_required", 4: "type_mismatch", 5: "out_of_range",
+           6: "out_of_range", 8: "out_of_range", 9: "out_of_range", 11: "type_mismatch", 13: "invalid_json"}
+    expected = {k + 14 * i: v for i in range(3) for k, v in per.items()}
+    rej = _check_provenance(out, src, data, expected)
+    msg = {r["line"]: r["message"] for r in rej}
+    assert msg[6] == "expected a time in years 0000..9999, got `300000000000000000` (ms since the epoch) at `$.t`"
+    assert [r["line"] for r in rej] == sorted(r["line"] for r in rej)         # in input order
+    assert rep.manifest["rejected"]["by_reason"] == {"invalid_json": 3, "missing_required": 6,
+                                                     "out_of_range": 12, "type_mismatch": 6}
+    parts = sorted(p["path"] for p in rep.manifest["partitions"])
+    assert parts == ["date=0000-01-01/hour=00", "date=2024-01-02/hour=03", "date=9999-12-31/hour=23"]
+    t = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    assert sorted(t.column("id").to_pylist()) == sorted(["a", "i", "k", "l"] * 3)
+    assert t.schema.field("t").type == pa.int64()               # the declared type is kept
+
+
+def test_time_rejections_strings_and_timestamps(tmp_path):
+    data = (b'{"id": "a", "t": "2024-01-02T03:04:05Z"}\n{"id": "b"}\n{"id": "c", "t": "yesterday"}\n'
+            b'{"id": "d", "t": "2024-01-02T23:59:59.5+02:00"}\n{"id": "e", "t": null}\n'
+            b'{"id": "f", "t": "2024-13-01T00:00:00Z"}\n{"id": "g", "t": "2024-01-02T03:04:05.123456789Z"}\n'
+            b'{"id": "h", "t": 17}\n{"id": "i", "t": "9999-12-31T23:59:59.999999Z"}\n')
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(data)
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.string())]))
     out = tmp_path / "lake"
     rep = convert([src], out, schema=schema, time_field="t", partition_by="date,hour")
-    assert rep.totals["written"] == 2 and rep.totals["rejected"] == 3 and rep.balanced
-    assert sorted(os.path.relpath(p, out) for p in glob.glob(str(out / "date=*/hour=*/*.parquet"))) == [
-        "date=2024-01-02/hour=03/part-00000.parquet", "date=2024-01-02/hour=21/part-00000.parquet"]
-    rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
-    assert sorted(r["reason"] for r in rej) == ["invalid_time", "missing_required", "missing_required"]
+    assert rep.balanced and rep.totals["written"] == 4
+    _check_provenance(out, src, data, {2: "missing_required", 3: "invalid_value", 5: "missing_required",
+                                       6: "invalid_value", 7: "invalid_value"})
+    t = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    assert t.schema.field("t").type == pa.timestamp("us", tz="UTC")      # parsed by the core
+    assert sorted(p["path"] for p in rep.manifest["partitions"]) == [
+        "date=1970-01-01/hour=00", "date=2024-01-02/hour=03", "date=2024-01-02/hour=21",
+        "date=9999-12-31/hour=23"]
+    # a timestamp column: an integer is an epoch count in its unit; out of years 0000..9999 is rejected
+    data = b'{"id": "a", "t": 1700000000}\n{"id": "b", "t": 400000000000}\n{"id": "c", "t": "2024-01-02T00:00:00Z"}\n'
+    src.write_bytes(data)
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.timestamp("s"))]))
+    rep = convert([src], out, schema=schema, time_field="t", partition_by="date")
+    assert rep.totals["written"] == 2
+    rej = _check_provenance(out, src, data, {2: "out_of_range"})
+    assert rej[0]["message"] == ("expected a time in years 0000..9999, got `400000000000` (s since the epoch) "
+                                 "at `$.t`")
+
+
+def test_time_rejections_from_frames(tmp_path):
+    schema = pa.schema([("id", pa.string()), ("t", pa.int64())])
+    batch = pa.RecordBatch.from_pylist([{"id": "a", "t": 0}, {"id": "b", "t": None},
+                                        {"id": "c", "t": 2 ** 62}, {"id": "d", "t": 3600000}], schema=schema)
+    sink = eb.FileSink(tmp_path / "frames", fsync=False)
+    sink.write([eb.encode_frame(batch, producer_id=uuid.UUID(int=1), seq=0),
+                eb.encode_frame(batch.slice(1, 2), producer_id=uuid.UUID(int=1), seq=1)])
+    sink.close()
+    rep = convert(sink.files, tmp_path / "lake", time_field="t", partition_by="hour")
+    assert rep.balanced and rep.totals["written"] == 2 and rep.totals["rejected"] == 4
+    rej = pq.read_table(tmp_path / "lake" / "_rejected" / "part-00000.parquet").to_pylist()
+    assert [(r["line"], r["offset"], r["reason"], json.loads(r["raw"])["id"]) for r in rej] == [
+        (None, 1, "missing_required", "b"), (None, 2, "out_of_range", "c"),
+        (None, 4, "missing_required", "b"), (None, 5, "out_of_range", "c")]
+    assert json.loads(rej[1]["raw"]) == {"id": "c", "t": 2 ** 62}
 
 
 def test_time_units_and_timestamp_columns(tmp_path):
@@ -190,6 +294,72 @@ def test_time_units_and_timestamp_columns(tmp_path):
     ts = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("t", pa.timestamp("s"))]))
     convert([src], tmp_path / "b", schema=ts, time_field="t", partition_by="date,hour")
     assert sorted(os.listdir(tmp_path / "b" / "date=2023-11-14")) == ["hour=22", "hour=23"]
+
+
+# ---------------------------------------------------------------------------
+# size targets
+
+def test_row_group_and_file_byte_targets(data, tmp_path):
+    out = tmp_path / "lake"
+    rg_bytes, file_bytes = 100_000, 150_000
+    rep = convert([data["valid"], data["messy"]], out, schema=SCHEMA, dedup_key="event_id",
+                  row_group_bytes=rg_bytes, row_group_rows=10 ** 9, file_bytes=file_bytes,
+                  threads=2, block_size=32 << 10)
+    files = [out / f for f in rep.manifest["partitions"][0]["files"]]
+    assert len(files) >= 3
+    rows = 0
+    for i, f in enumerate(files):
+        pf = pq.ParquetFile(f)
+        size = os.path.getsize(f)
+        groups = [pf.read_row_group(g) for g in range(pf.metadata.num_row_groups)]
+        largest = max(pf.metadata.row_group(g).total_byte_size for g in range(pf.metadata.num_row_groups))
+        if i < len(files) - 1:
+            # a file rolls after the row group that takes it to file_bytes
+            assert file_bytes <= size < file_bytes + 2 * largest
+            for g in groups:            # Arrow size of a row group: the target, within 5%
+                assert abs(g.nbytes - rg_bytes) < 0.05 * rg_bytes, g.nbytes
+        assert all(g.nbytes < 1.05 * rg_bytes for g in groups)
+        rows += pf.metadata.num_rows
+    assert rows == rep.totals["written"]
+    # rows targets: files of at most file_rows rows, row groups of at most row_group_rows
+    out2 = tmp_path / "rows"
+    rep = convert([data["valid"]], out2, schema=SCHEMA, row_group_rows=300, file_rows=1000)
+    mds = [pq.ParquetFile(out2 / f).metadata for f in rep.manifest["partitions"][0]["files"]]
+    assert [m.num_rows for m in mds] == [900] * 4 + [400]
+    assert {m.row_group(g).num_rows for m in mds for g in range(m.num_row_groups)} == {300, 100}
+    # the same files for any thread count
+    rep1 = convert([data["valid"], data["messy"]], tmp_path / "t1", schema=SCHEMA, dedup_key="event_id",
+                   row_group_bytes=rg_bytes, row_group_rows=10 ** 9, file_bytes=file_bytes, threads=1,
+                   block_size=32 << 10)
+    assert rep1.totals["written"] == rows
+    assert _files(tmp_path / "t1") == _files(out)
+
+
+@pytest.mark.parametrize("budget", [dict(max_buffered_rows=300), dict(max_buffered_bytes="64KiB"),
+                                    dict(max_buffered_rows=50, max_open_writers=3)])
+def test_small_buffer_budget_same_rows(data, tmp_path, budget):
+    """Over the buffer budget, partitions are cut (or compacted, when small) in
+    LRU order: the same rows land in the same partitions, one file each."""
+    kw = dict(schema=SCHEMA, dedup_key="event_id", time_field="client_ts", partition_by=PARTS,
+              block_size=16 << 10)
+    ref = convert([data["messy"]], tmp_path / "ref", **kw)
+    rep = convert([data["messy"]], tmp_path / "small", threads=2, **kw, **budget)
+    assert rep.totals == ref.totals
+    assert {p["path"]: p["rows"] for p in rep.manifest["partitions"]} == \
+        {p["path"]: p["rows"] for p in ref.manifest["partitions"]}
+    assert all(len(p["files"]) == 1 for p in rep.manifest["partitions"])
+    key = lambda r: r["event_id"]    # noqa: E731
+    assert sorted(_read_rows(tmp_path / "small"), key=key) == sorted(_read_rows(tmp_path / "ref"), key=key)
+
+
+def test_cli_size_options(data, tmp_path):
+    out = tmp_path / "lake"
+    r = _cli("convert", data["valid"], "-o", out, "--schema", data["schema"], "--row-group-bytes", "100KiB",
+             "--file-bytes", "0.3MB", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["options"]["row_group_bytes"] == 102400 and m["options"]["file_bytes"] == 300000
+    assert len(m["partitions"][0]["files"]) > 1
 
 
 # ---------------------------------------------------------------------------
@@ -212,6 +382,14 @@ def test_compressed_inputs_directories_globs_and_stdin(data, tmp_path):
              "--quiet", input=raw.decode())
     assert r.returncode == 0, r.stderr
     assert _files(tmp_path / "stdin")["part-00000.parquet"] == _files(tmp_path / "ref")["part-00000.parquet"]
+    # compressed stdin
+    r = subprocess.run([sys.executable, "-m", "eventbatch", "convert", "-", "-o", str(tmp_path / "stdin_gz"),
+                        "--schema", str(data["schema"]), "--dedup-key", "event_id", "--json"],
+                       input=(d / "e.ndjson.gz").read_bytes(), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["inputs"][0]["path"] == "<stdin>" and m["totals"]["written"] == ref.totals["written"]
+    assert _files(tmp_path / "stdin_gz")["part-00000.parquet"] == _files(tmp_path / "ref")["part-00000.parquet"]
 
 
 def test_infer_and_dedup_window(data, tmp_path):
@@ -222,6 +400,12 @@ def test_infer_and_dedup_window(data, tmp_path):
     assert small.balanced
     assert small.totals["duplicates"] <= exact.totals["duplicates"]
     assert rep.totals["written"] == exact.totals["written"]
+    # the window remembers at most its keys (bounded memory); exact mode remembers every key
+    d = small.manifest["dedup"]
+    assert d["mode"] == "window" and d["keys"] <= 50 and d["evicted"] > 3000
+    assert d["memory_bytes"] == eb.Window(max_keys=50).memory_bytes
+    d = exact.manifest["dedup"]
+    assert d["mode"] == "exact" and d["keys"] == d["unique"] == exact.totals["written"] and d["evicted"] == 0
 
 
 # ---------------------------------------------------------------------------
@@ -369,6 +553,12 @@ def test_cli_gen_dup_window_and_malformed(tmp_path):
     ("no_args", 2, "required"),
     ("bad_threads", 2, "--threads"),
     ("bad_compression", 2, "--compression"),
+    ("bad_size", 2, "--row-group-bytes"),
+    ("truncated_gz", 1, "cannot read input"),
+    ("corrupt_zst", 1, "cannot read input"),
+    ("bad_time_type", 2, "time field `payload`"),
+    ("window_without_key", 2, "dedup_window needs dedup_key"),
+    ("bad_file_size", 2, "--file-bytes"),
 ])
 def test_cli_error_paths(data, tmp_path, case, code, needle):
     bad = tmp_path / "bad.json"
@@ -377,6 +567,15 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
     afile.write_text("x")
     base = [data["valid"], "-o", tmp_path / "out"]
     schema = ["--schema", data["schema"]]
+    truncated = tmp_path / "cut.ndjson.gz"
+    truncated.write_bytes(data["messy"].read_bytes()[:20000])
+    corrupt = tmp_path / "bad.ndjson.zst"
+    if case == "corrupt_zst":
+        pytest.importorskip("zstandard")
+        gen.write_ndjson(corrupt, 2000, seed=1)
+        z = bytearray(corrupt.read_bytes())
+        z[len(z) // 2:len(z) // 2 + 64] = bytes(64)
+        corrupt.write_bytes(bytes(z))
     args = {
         "missing": ["convert", tmp_path / "nope.ndjson", "-o", tmp_path / "out", *schema],
         "bad_schema": ["convert", *base, "--schema", bad],
@@ -390,6 +589,12 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
         "no_args": ["convert"],
         "bad_threads": ["convert", *base, *schema, "--threads", "0"],
         "bad_compression": ["convert", *base, *schema, "--compression", "gzip9"],
+        "bad_size": ["convert", *base, *schema, "--row-group-bytes", "lots"],
+        "truncated_gz": ["convert", truncated, "-o", tmp_path / "out", *schema],
+        "corrupt_zst": ["convert", corrupt, "-o", tmp_path / "out", *schema],
+        "bad_time_type": ["convert", *base, *schema, "--time-field", "payload", "--partition-by", "date"],
+        "window_without_key": ["convert", *base, *schema, "--dedup-window", "10"],
+        "bad_file_size": ["convert", *base, *schema, "--file-bytes", "0"],
     }[case]
     r = _cli(*args)
     assert r.returncode == code, (r.stdout, r.stderr)
@@ -465,7 +670,9 @@ def test_rfc3339_strings_with_offsets(tmp_path):
 def test_inspect_error_paths_and_text(data, tmp_path):
     junk = tmp_path / "junk.txt"
     junk.write_text("not json\n")
-    for path in (tmp_path / "nope", junk):
+    cut = tmp_path / "cut.ndjson.gz"
+    cut.write_bytes(data["messy"].read_bytes()[:5000])
+    for path in (tmp_path / "nope", junk, cut):
         r = _cli("inspect", path)
         assert r.returncode == 1 and "Traceback" not in r.stderr and "error" in r.stderr
     out = tmp_path / "lake"
@@ -516,3 +723,15 @@ def test_killed_during_the_rename_phase_then_rerun(data, tmp_path):
             pq.ParquetFile(p).metadata                   # every visible file is whole
     assert _cli(*args, "-o", out).returncode == 0
     assert _files(out) == _files(clean)
+
+
+def test_date_labels_are_proleptic_gregorian():
+    import datetime as dt
+
+    from eventbatch.convert import _date_label
+    epoch = dt.date(1970, 1, 1)
+    for day in list(range(-719162, -719162 + 800)) + list(range(-1000, 1000)) + list(range(2932896 - 800, 2932897)) \
+            + list(range(-719162, 2932897, 9973)):
+        assert _date_label(day) == (epoch + dt.timedelta(days=day)).isoformat()
+    assert _date_label(-719528) == "0000-01-01" and _date_label(-719163) == "0000-12-31"
+    assert _date_label(-719528 + 59) == "0000-02-29"          # year 0 is a leap year

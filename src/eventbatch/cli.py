@@ -1,9 +1,9 @@
 """The ``eventbatch`` command (also ``python -m eventbatch``).
 
 Subcommands:
-  demo    generate sample events (with re-sends and malformed lines), encode
-          them in parallel, write Parquet, and report what was accepted and
-          rejected and how fast
+  demo    generate sample events (with re-sends and malformed lines), convert
+          them to a partitioned Parquet dataset (dedup, rejected rows,
+          manifest), then inspect it: the main job on built-in data
   gen     write realistic sample events as NDJSON (.gz/.zst/.lz4 by suffix)
   schema  infer a schema from a sample, print it, optionally save it
   convert NDJSON / frame files to a partitioned Parquet dataset (dedup,
@@ -50,64 +50,75 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on built-in data: gen -> convert -> inspect, printing the
+    equivalent commands."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.dataset as ds
 
     from . import gen
-    from .readers import read_ndjson
+    from .convert import REJECTED_DIR, convert
+    from .inspection import inspect_path
     from .schema import Schema
 
     out = args.output or tempfile.mkdtemp(prefix="eventbatch-demo-")
     os.makedirs(out, exist_ok=True)
     src = os.path.join(out, "events.ndjson.gz")
-    print(f"1. generating {args.count:,} sample events (2% re-sends, 0.5% malformed) -> {src}")
-    gen.write_ndjson(src, args.count, seed=args.seed, dup_rate=0.02, malformed_rate=0.005)
-    schema = Schema.from_arrow(gen.event_schema())
-    print(f"2. encoding with {args.threads} thread(s) against the declared schema:")
-    print("   " + str(schema).replace("\n", "\n   "))
-    rejected: list = []
-    stats: dict = {}
+    schema_path = os.path.join(out, "events.schema.json")
+    lake = os.path.join(out, "lake")
+    parts = "event_type,date,hour"
+    print(f"$ eventbatch gen {args.count} -o {src} --dup 0.02 --malformed 0.001 --seed {args.seed}")
     t0 = time.perf_counter()
-    table = read_ndjson(src, schema, threads=args.threads, rejected=rejected, stats=stats)
-    dt = time.perf_counter() - t0
-    table.validate(full=True)
-    dest = os.path.join(out, "events.parquet")
-    pq.write_table(table, dest, compression="zstd")
-    print(f"3. {stats['inputs']:,} events in {dt:.2f} s ({stats['inputs'] / dt / 1e6:.2f} M events/s, "
-          f"gzip included): {stats['accepted']:,} accepted -> {dest}, {stats['rejected']:,} rejected")
-    assert stats["inputs"] == stats["accepted"] + stats["rejected"]
-    if rejected:
-        rej = pa.Table.from_batches(rejected)
-        dest_rej = os.path.join(out, "rejected.parquet")
-        pq.write_table(rej, dest_rej)
-        counts = collections.Counter(rej.column("reason").to_pylist())
-        print(f"4. rejected rows by reason (all kept with raw bytes, line and message in {dest_rej}):")
-        for reason, n in counts.most_common():
-            first = rej.filter(pa.compute.equal(rej.column("reason"), reason)).slice(0, 1).to_pylist()[0]
-            print(f"   {reason:18s} {n:6,}   e.g. line {first['line']}: {first['message']}")
-    print("done: counters balance (inputs = accepted + rejected)")
-    return EXIT_OK
+    gen.write_ndjson(src, args.count, seed=args.seed, dup_rate=0.02, malformed_rate=0.001)
+    Schema.from_arrow(gen.event_schema()).save(schema_path)
+    print(f"  {args.count:,} music-streaming client events with 2% client re-sends and 0.1% malformed "
+          f"lines ({os.path.getsize(src) / 1e6:,.1f} MB gzip) in {time.perf_counter() - t0:.1f} s; "
+          f"schema -> {schema_path}")
+    print(f"\n$ eventbatch convert {src} -o {lake} --schema {schema_path} --dedup-key event_id "
+          f"--time-field client_ts --partition-by {parts} --compression zstd --threads {args.threads}")
+    progress = _Progress() if sys.stderr.isatty() else None
+    try:
+        report = convert([src], lake, schema=schema_path, dedup_key="event_id", time_field="client_ts",
+                         partition_by=parts, compression="zstd", threads=args.threads, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    print(report.summary())
+    if report.totals["rejected"]:
+        rej = ds.dataset(os.path.join(lake, REJECTED_DIR), format="parquet").to_table()
+        print(f"  every rejected line is kept in {os.path.join(lake, REJECTED_DIR)}/ with its raw bytes, "
+              f"file, line number, byte offset and reason, e.g.:")
+        for reason in sorted(set(rej.column("reason").to_pylist()))[:4]:
+            r = rej.filter(pa.compute.equal(rej.column("reason"), reason)).slice(0, 1).to_pylist()[0]
+            raw = r["raw"][:60].decode("utf-8", "replace")
+            print(f"    line {r['line']:>7,} (byte {r['offset']:,}): {reason}: {r['message']}\n"
+                  f"      {raw}{'...' if len(r['raw']) > 60 else ''}")
+    print(f"\n$ eventbatch inspect {lake}")
+    _, text = inspect_path(lake)
+    print(text)
+    return EXIT_OK if report.balanced else EXIT_INPUT
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eventbatch", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    d = sub.add_parser("demo", help="encode built-in sample events end to end")
-    d.add_argument("--count", type=int, default=500_000, help="events to generate (default 500000)")
-    d.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    d = sub.add_parser("demo", help="gen -> convert -> inspect on built-in sample events")
+    d.add_argument("--count", type=_positive_int, default=500_000, help="events to generate (default 500000)")
+    d.add_argument("--threads", type=_positive_int, default=2)
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("-o", "--output", help="directory for the outputs (default: a new temp dir)")
     d.set_defaults(func=_cmd_demo)
 
     g = sub.add_parser("gen", help="write sample events as NDJSON")
-    g.add_argument("count", type=int)
+    g.add_argument("count", type=_count)
     g.add_argument("-o", "--output", required=True, help="file; .gz/.zst/.lz4 compress")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--dup", type=float, default=0.0, help="rate of client re-sends (0..1)")
-    g.add_argument("--dup-window", type=int, default=1000,
+    g.add_argument("--seed", type=_count, default=0)
+    g.add_argument("--dup", type=_rate(1.0, inclusive=False), default=0.0,
+                   help="rate of client re-sends (0 <= rate < 1)")
+    g.add_argument("--dup-window", type=_positive_int, default=1000,
                    help="re-sends repeat one of the last N events (default 1000)")
-    g.add_argument("--malformed", type=float, default=0.0, help="rate of malformed lines (0..1)")
+    g.add_argument("--malformed", type=_rate(1.0, inclusive=True), default=0.0,
+                   help="rate of malformed lines (0..1)")
     g.add_argument("-q", "--quiet", action="store_true")
     g.set_defaults(func=_cmd_gen)
 
@@ -134,8 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated columns; date and hour come from --time-field")
     c.add_argument("--compression", default="zstd", choices=["zstd", "snappy", "lz4", "none"])
     c.add_argument("--threads", type=_positive_int, default=2)
-    c.add_argument("--row-group-rows", type=_positive_int, default=128 * 1024)
-    c.add_argument("--file-rows", type=_positive_int, default=1 << 20)
+    c.add_argument("--row-group-rows", type=_positive_int, default=128 * 1024,
+                   help="rows per row group at most (default 131072)")
+    c.add_argument("--row-group-bytes", type=_size, default="128MiB", metavar="SIZE",
+                   help="Arrow bytes per row group at most, e.g. 64MiB (default 128MiB)")
+    c.add_argument("--file-rows", type=_positive_int, default=1 << 20,
+                   help="rows per file at most (default 1048576)")
+    c.add_argument("--file-bytes", type=_size, default="512MiB", metavar="SIZE",
+                   help="a file rolls once it has this many bytes (default 512MiB)")
     c.add_argument("-q", "--quiet", action="store_true", help="no summary")
     c.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     c.set_defaults(func=_cmd_convert)
@@ -158,6 +175,37 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _rate(top: float, inclusive: bool):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            v = -1.0
+        if not (0.0 <= v <= top if inclusive else 0.0 <= v < top):
+            raise argparse.ArgumentTypeError(
+                f"expected a rate in [0, {top:g}{']' if inclusive else ')'}, got {text!r}")
+        return v
+    return parse
+
+
+def _size(text: str) -> int:
+    from .convert import ConvertUsageError, _parse_size
+    try:
+        return _parse_size(text)
+    except ConvertUsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _partition_list(text: str) -> list[str]:
@@ -219,7 +267,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
                          time_field=args.time_field, time_unit=args.time_unit,
                          partition_by=args.partition_by, compression=args.compression,
                          threads=args.threads, row_group_rows=args.row_group_rows,
-                         file_rows=args.file_rows, progress=progress)
+                         row_group_bytes=args.row_group_bytes, file_rows=args.file_rows,
+                         file_bytes=args.file_bytes, progress=progress)
     finally:
         if progress is not None:
             progress.close()

@@ -13,6 +13,9 @@ from .frames import MAGIC as FRAME_MAGIC
 __all__ = ["inspect_path"]
 
 
+_SHOWN = 20     # partitions listed in the text output
+
+
 class InspectError(EventBatchError):
     """The path cannot be inspected."""
 
@@ -85,10 +88,12 @@ def _dataset(path: str) -> tuple[dict, str]:
     lines.append(f"rows: {info['rows']:,} in {len(partitions)} partition(s), "
                  f"{sum(p['files'] for p in partitions.values())} file(s)")
     shown = sorted(partitions.items())
-    for rel, p in shown[:50]:
+    for rel, p in shown[:_SHOWN]:
         lines.append(f"  {rel:60s} {p['rows']:>12,} rows  {p['files']} file(s)  {p['row_groups']} row group(s)")
-    if len(shown) > 50:
-        lines.append(f"  ... {len(shown) - 50} more partitions")
+    if len(shown) > _SHOWN:
+        rows = sorted(p["rows"] for p in partitions.values())
+        lines.append(f"  ... {len(shown) - _SHOWN} more partitions (all: {rows[0]:,} to {rows[-1]:,} rows, "
+                     f"median {rows[len(rows) // 2]:,}; --json lists them all)")
     rj = info["rejected"]
     lines.append(f"rejected: {rj['rows']:,}" + "".join(f"\n  {k:18s} {v:,}" for k, v in rj["by_reason"].items()))
     if manifest is not None:
@@ -140,18 +145,21 @@ def _frames(paths: list[str]) -> tuple[dict, str]:
 
 
 def _ndjson(path: str) -> tuple[dict, str]:
-    from .readers import open_input
+    from .readers import open_input, read_errors
     lines = blank = 0
-    with open_input(path) as f:
-        tail = b""
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            lines += chunk.count(b"\n")
-            tail = chunk[-1:]
-        if tail and tail != b"\n":
-            lines += 1
+    try:
+        with open_input(path) as f:
+            tail = b""
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+                tail = chunk[-1:]
+            if tail and tail != b"\n":
+                lines += 1
+    except read_errors() as e:
+        raise InspectError(f"cannot read {path}: {e}") from e
     from .convert import ConvertUsageError, infer_sample
     try:
         schema = infer_sample(path)
