@@ -556,6 +556,7 @@ def test_cli_gen_dup_window_and_malformed(tmp_path):
     ("bad_size", 2, "--row-group-bytes"),
     ("truncated_gz", 1, "cannot read input"),
     ("corrupt_zst", 1, "cannot read input"),
+    ("truncated_zst", 1, "truncated zstd stream"),
     ("bad_time_type", 2, "time field `payload`"),
     ("window_without_key", 2, "dedup_window needs dedup_key"),
     ("bad_file_size", 2, "--file-bytes"),
@@ -570,12 +571,16 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
     truncated = tmp_path / "cut.ndjson.gz"
     truncated.write_bytes(data["messy"].read_bytes()[:20000])
     corrupt = tmp_path / "bad.ndjson.zst"
-    if case == "corrupt_zst":
+    if case in ("corrupt_zst", "truncated_zst"):
         pytest.importorskip("zstandard")
         gen.write_ndjson(corrupt, 2000, seed=1)
         z = bytearray(corrupt.read_bytes())
         z[len(z) // 2:len(z) // 2 + 64] = bytes(64)
         corrupt.write_bytes(bytes(z))
+    cut_zst = tmp_path / "cut.ndjson.zst"
+    if case == "truncated_zst":
+        gen.write_ndjson(cut_zst, 2000, seed=1)
+        cut_zst.write_bytes(cut_zst.read_bytes()[:-100])   # cut inside the last frame
     args = {
         "missing": ["convert", tmp_path / "nope.ndjson", "-o", tmp_path / "out", *schema],
         "bad_schema": ["convert", *base, "--schema", bad],
@@ -592,6 +597,7 @@ def test_cli_error_paths(data, tmp_path, case, code, needle):
         "bad_size": ["convert", *base, *schema, "--row-group-bytes", "lots"],
         "truncated_gz": ["convert", truncated, "-o", tmp_path / "out", *schema],
         "corrupt_zst": ["convert", corrupt, "-o", tmp_path / "out", *schema],
+        "truncated_zst": ["convert", cut_zst, "-o", tmp_path / "out", *schema],
         "bad_time_type": ["convert", *base, *schema, "--time-field", "payload", "--partition-by", "date"],
         "window_without_key": ["convert", *base, *schema, "--dedup-window", "10"],
         "bad_file_size": ["convert", *base, *schema, "--file-bytes", "0"],

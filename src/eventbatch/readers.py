@@ -57,11 +57,101 @@ def open_input(source: "str | os.PathLike | BinaryIO") -> BinaryIO:
         except ImportError as e:
             raise ImportError("reading .zst input needs `pip install zstandard` "
                               "(or `pip install eventbatch[zstd]`)") from e
-        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+        # python-zstandard's reader stops quietly where a truncated frame
+        # ends: the frame walk under it turns that into an EOFError
+        checked = io.BufferedReader(_ZstdFrameCheck(buffered), buffer_size=1 << 16)
+        return zstandard.ZstdDecompressor().stream_reader(checked, read_across_frames=True)
     if head == _LZ4_MAGIC:
         import lz4.frame
         return lz4.frame.LZ4FrameFile(buffered, mode="rb")  # type: ignore[return-value]
     return buffered
+
+
+class _ZstdFrameCheck(io.RawIOBase):
+    """Passes a zstd stream through unchanged while walking its frame
+    structure (RFC 8878: frame headers, block headers, checksums, skippable
+    frames), without decompressing; at the end of the input it raises
+    EOFError unless the input ended between two frames.  Constant memory:
+    block contents are skipped by count."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self._need = 4              # bytes wanted for the current header field
+        self._acc = bytearray()     # those bytes so far
+        self._skip = 0              # content bytes to pass over
+        self._state = "magic"       # magic | fhd | header | block | skipsize
+        self._checksum = 0          # bytes of content checksum after the last block
+        self._last = False
+        self._pos = 0               # compressed bytes seen
+        self._frame_at = 0          # where the current frame began
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(len(b))
+        n = len(data)
+        b[:n] = data
+        if n:
+            self._walk(memoryview(data))
+        elif self._state not in ("magic", "foreign") or self._acc or self._skip:
+            raise EOFError(f"truncated zstd stream: the input ends at byte {self._pos}, inside the "
+                           f"frame that begins at byte {self._frame_at}")
+        return n
+
+    def _walk(self, data: memoryview) -> None:
+        i, n = 0, len(data)
+        if self._state == "foreign":
+            self._pos += n
+            return
+        while i < n:
+            if self._skip:
+                k = min(self._skip, n - i)
+                self._skip -= k
+                i += k
+                if not self._skip and self._state == "block" and self._last:
+                    self._state, self._need, self._last = "magic", 4, False
+                    if self._checksum:
+                        self._skip, self._checksum = self._checksum, 0
+                continue
+            k = min(self._need - len(self._acc), n - i)
+            self._acc += data[i:i + k]
+            i += k
+            if len(self._acc) == self._need:
+                field, self._acc = bytes(self._acc), bytearray()
+                self._step(field, self._pos + i)
+        self._pos += n
+
+    def _step(self, field: bytes, at: int) -> None:
+        if self._state == "magic":
+            self._frame_at = at - 4
+            magic = int.from_bytes(field, "little")
+            if magic == 0xFD2FB528:
+                self._state, self._need = "fhd", 1
+            elif magic & 0xFFFFFFF0 == 0x184D2A50:      # skippable frame
+                self._state, self._need = "skipsize", 4
+            else:                                       # not zstd: the decompressor says so
+                self._state = "foreign"
+        elif self._state == "fhd":
+            fhd = field[0]
+            single = (fhd >> 5) & 1
+            fcs = (0, 2, 4, 8)[fhd >> 6] or (1 if single else 0)
+            rest = (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + fcs
+            self._checksum = 4 if (fhd >> 2) & 1 else 0
+            self._state, self._need = "block", 3
+            self._skip = rest
+        elif self._state == "block":
+            h = int.from_bytes(field, "little")
+            self._last = bool(h & 1)
+            size = h >> 3
+            self._skip = 1 if (h >> 1) & 3 == 1 else size     # an RLE block holds one byte
+            if not self._skip and self._last:
+                self._state, self._need, self._last = "magic", 4, False
+                if self._checksum:
+                    self._skip, self._checksum = self._checksum, 0
+        elif self._state == "skipsize":
+            self._skip = int.from_bytes(field, "little")
+            self._state, self._need = "magic", 4
 
 
 class _RawAdapter(io.RawIOBase):
