@@ -24,7 +24,12 @@ def main() -> None:
     ap.add_argument("kind", choices=["ndjson", "dicts"])
     ap.add_argument("--events", type=int, default=400_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--switch-interval", type=float, default=None,
+                    help="sys.setswitchinterval(S) first (the default is 0.005 s)")
     args = ap.parse_args()
+    if args.switch_interval is not None:
+        import sys
+        sys.setswitchinterval(args.switch_interval)
     src = gen.generate_ndjson(args.events, seed=21, dup_rate=0.02, dup_window=1000)
     n = src.count(b"\n")
     dicts = [json.loads(line) for line in src.splitlines()] if args.kind == "dicts" else None
