@@ -741,3 +741,64 @@ def test_date_labels_are_proleptic_gregorian():
         assert _date_label(day) == (epoch + dt.timedelta(days=day)).isoformat()
     assert _date_label(-719528) == "0000-01-01" and _date_label(-719163) == "0000-12-31"
     assert _date_label(-719528 + 59) == "0000-02-29"          # year 0 is a leap year
+
+
+LONG = "k" * 250                      # `kind=` + 250 bytes: 255, the longest that fits
+TOO_LONG = "k" * 251
+LONG_LINES = [
+    b'{"id": "a", "kind": "play", "t": 1704164645000}',                  # 1 ok
+    b'{"id": "b", "kind": "%s", "t": 1704164645000}' % TOO_LONG.encode(),  # 2 directory name too long
+    b'{"id": "c", "kind": "%s", "t": 1704164645000}' % LONG.encode(),      # 3 ok: exactly 255 bytes
+    b'{"id": "d", "kind": "%s", "t": 300000000000000000}' % TOO_LONG.encode(),  # 4 time first
+    b'{"id": "e", "kind": "%s", "t": 1704164645000}\r' % ("\u00e9" * 42).encode(),  # 5 %C3%A9 x 42 > 255
+    b'{"id": "f", "kind": null, "t": 1704164645000}',                    # 6 ok: the null partition
+    b'{"id": "g", "kind": "a/../b", "t": 1704164645000}',                # 7 ok: quoted, no traversal
+]
+
+
+@pytest.mark.parametrize("threads,block_size", [(1, 4 << 20), (2, 64), (2, 4 << 20)])
+def test_partition_values_too_long_for_a_directory_are_rejected_rows(tmp_path, threads, block_size):
+    """One event whose partition directory name would pass NAME_MAX must not
+    stop the run: it becomes a rejected row with its raw line, line number
+    and byte offset, and the reconciliation balances."""
+    schema = eb.Schema.from_arrow(pa.schema([("id", pa.string()), ("kind", pa.string()), ("t", pa.int64())]))
+    data = b"\n".join(LONG_LINES * 2) + b"\n"
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(data)
+    out = tmp_path / "lake"
+    rep = convert([src], out, schema=schema, time_field="t", partition_by="kind,date", threads=threads,
+                  block_size=block_size)
+    assert rep.balanced and rep.totals["written"] == 4 * 2 and rep.totals["rejected"] == 3 * 2
+    offs = [0]
+    for line in data.split(b"\n")[:-1]:
+        offs.append(offs[-1] + len(line) + 1)
+    rej = pq.read_table(out / "_rejected" / "part-00000.parquet").to_pylist()
+    got = [(r["line"], r["reason"], r["path"]) for r in rej]
+    want = [(k + 7 * i, reason, path) for i in range(2) for k, reason, path in [
+        (2, "invalid_value", "$.kind"), (4, "out_of_range", "$.t"), (5, "invalid_value", "$.kind")]]
+    assert got == want
+    for r in rej:
+        assert r["raw"] == data.split(b"\n")[r["line"] - 1].rstrip(b"\r")
+        assert r["offset"] == offs[r["line"] - 1] and r["source"] == str(src)
+    assert rej[0]["message"] == ("expected a partition value whose directory name `kind=...` fits in "
+                                 "255 bytes, got 256 bytes at `$.kind`")
+    t = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    assert sorted(t.column("id").to_pylist()) == sorted(["a", "c", "f", "g"] * 2)
+    assert all(len(part) <= 255 for p in rep.manifest["partitions"] for part in p["path"].split("/"))
+
+
+def test_partition_values_too_long_from_frames(tmp_path):
+    schema = pa.schema([("id", pa.string()), ("kind", pa.string()), ("t", pa.int64())])
+    batch = pa.RecordBatch.from_pylist([{"id": "a", "kind": "x", "t": 0},
+                                        {"id": "b", "kind": TOO_LONG, "t": 0},
+                                        {"id": "c", "kind": "x", "t": 2 ** 62}], schema=schema)
+    sink = eb.FileSink(tmp_path / "frames", fsync=False)
+    sink.write([eb.encode_frame(batch, producer_id=uuid.UUID(int=1), seq=0)])
+    sink.close()
+    rep = convert(sink.files, tmp_path / "lake", time_field="t", partition_by="kind,hour")
+    assert rep.balanced and rep.totals["written"] == 1 and rep.totals["rejected"] == 2
+    rej = pq.read_table(tmp_path / "lake" / "_rejected" / "part-00000.parquet").to_pylist()
+    assert [(r["line"], r["offset"], r["reason"], r["path"]) for r in rej] == [
+        (None, 1, "invalid_value", "$.kind"), (None, 2, "out_of_range", "$.t")]
+    assert json.loads(rej[0]["raw"]) == {"id": "b", "kind": TOO_LONG, "t": 0}
+    assert json.loads(rej[1]["raw"]) == {"id": "c", "kind": "x", "t": 2 ** 62}

@@ -26,7 +26,10 @@ or malformed time is rejected by the core like any other error; a time that
 parses but falls outside the years 0000..9999 (which no date partition can
 name) is rejected after encoding with ``reason="out_of_range"``, and its
 block is encoded again up to that row to find its raw line, line number and
-offset.  Frame files hold no lines: a rejected row from a frame file has
+offset.  The same goes for a partition value whose directory name
+(``column=value``, percent-quoted) would be longer than 255 bytes, which no
+file system takes: ``reason="invalid_value"`` at ``$.column``, so one such
+event cannot stop a run.  Frame files hold no lines: a rejected row from a frame file has
 its row as compact JSON in ``raw``, a null ``line``, and the row's index
 among the file's rows (0-based) in ``offset``.
 
@@ -527,6 +530,7 @@ class _Dataset:
 # time
 
 _MIN_DAY = -719528          # 0000-01-01, days from 1970-01-01
+_MAX_DIR_NAME = 255         # bytes in one path segment (NAME_MAX on Linux and macOS)
 _END_DAY = 2932897          # 10000-01-01
 
 
@@ -615,19 +619,19 @@ class _Router:
         routed = []
         row0 = 0
         bad_rows: list[int] = []
-        bad_vals: list[int] = []
+        bad_infos: list[tuple] = []
         for b in res.batches:
             if not b.num_rows:
                 continue
-            b, bad, vals, hours = self._time_check(b)
+            b, bad, infos, hours = self._check_rows(b)
             if bad is not None:
                 bad_rows.extend(int(i) + row0 for i in bad)
-                bad_vals.extend(vals)
+                bad_infos.extend(infos)
             row0 += b.num_rows + (0 if bad is None else len(bad))
             if b.num_rows:
                 routed.append(self._split(b, hours))
         if bad_rows:
-            rej = self._reject_lines(block, bad_rows, bad_vals, source)
+            rej = self._reject_lines(block, bad_rows, bad_infos, source)
             res.rejected = _concat_rejected([res.rejected, rej])
             res.stats["accepted"] -= len(bad_rows)
             res.stats["rejected"] += len(bad_rows)
@@ -641,24 +645,80 @@ class _Router:
         frame file has no line: ``raw`` is the row as compact JSON (the time
         field as its integer value), ``line`` is null and ``offset`` is the
         row's index among the file's rows (0-based)."""
-        b2, bad, vals, hours = self._time_check(b)
+        b2, bad, infos, hours = self._check_rows(b)
         rej = None
         if bad is not None:
-            rows = b.drop_columns([self.time_field]).take(pa.array(bad)).to_pylist()
+            time_cols = [self.time_field] if self.needs_time else []
+            rows = b.drop_columns(time_cols).take(pa.array(bad)).to_pylist()
+            times = (b.column(self.time_field).take(pa.array(bad)) if time_cols else None)
+            if times is not None and pa.types.is_timestamp(times.type):
+                times = times.view(pa.int64())
+            elif times is not None and pa.types.is_date(times.type):
+                times = times.cast(pa.date32()).view(pa.int32())
+            tvals = times.to_pylist() if times is not None else []
             raws = []
-            for r, v in zip(rows, vals):
-                r[self.time_field] = v
+            for k, r in enumerate(rows):
+                if time_cols:
+                    r[self.time_field] = tvals[k]          # as its integer value
                 raws.append(json.dumps(r, default=str, separators=(",", ":"), ensure_ascii=False).encode())
             rej = pa.RecordBatch.from_pydict({
                 "raw": raws,
                 "source": [source] * len(rows),
                 "line": pa.nulls(len(rows), pa.int64()),
                 "offset": [row0 + int(i) for i in bad],
-                "reason": ["missing_required" if v is None else "out_of_range" for v in vals],
-                "path": [f"$.{self.time_field}"] * len(rows),
-                "message": [self._time_message(v) for v in vals],
+                "reason": [i[0] for i in infos],
+                "path": [i[1] for i in infos],
+                "message": [i[2] for i in infos],
             }, schema=REJECTED_FILE_SCHEMA)
         return ([self._split(b2, hours)] if b2.num_rows else []), rej
+
+    def _check_rows(self, b: pa.RecordBatch) -> tuple:
+        """(batch of the rows that can be written, indices in ``b`` of the
+        others in order or None, a (reason, path, message) per such row, the
+        hours of the rows kept).  A row is rejected for its time (see
+        _time_check) or for a partition value whose directory name
+        (``column=value``, quoted) would be longer than a file system allows:
+        one such event must not stop the run."""
+        b1, bad, vals, hours = self._time_check(b)
+        infos = [("missing_required" if v is None else "out_of_range", f"$.{self.time_field}",
+                  self._time_message(v)) for v in vals]
+        too_long = self._long_partition_values(b1)
+        if not too_long:
+            return b1, bad, infos, hours
+        # indices in b of b1's rows, then merge both kinds of reject in row order
+        kept = np.arange(b.num_rows) if bad is None else np.delete(np.arange(b.num_rows), bad)
+        merged = dict(zip((int(i) for i in (bad if bad is not None else [])), infos))
+        for i, info in too_long.items():
+            merged[int(kept[i])] = info
+        keep = np.ones(b1.num_rows, dtype=bool)
+        keep[list(too_long)] = False
+        order = sorted(merged)
+        return (b1.filter(pa.array(keep)), order, [merged[i] for i in order],
+                None if hours is None else hours[keep])
+
+    def _long_partition_values(self, b: pa.RecordBatch) -> dict:
+        """{row: (reason, path, message)} for rows with a partition value too
+        long for a directory name; checked once per distinct value."""
+        out: dict = {}
+        for c in self.partition_by:
+            if c in _TIME_PARTS or not b.num_rows:
+                continue
+            enc = pc.dictionary_encode(b.column(c))
+            values = enc.dictionary.to_pylist()
+            long_ = {}
+            for k, v in enumerate(values):
+                n = len(f"{c}={_quote(v)}".encode())
+                if n > _MAX_DIR_NAME:
+                    long_[k] = n
+            if not long_:
+                continue
+            idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            for i in np.flatnonzero(np.isin(idx, list(long_))):
+                out.setdefault(int(i), (
+                    "invalid_value", f"$.{c}",
+                    f"expected a partition value whose directory name `{c}=...` fits in "
+                    f"{_MAX_DIR_NAME} bytes, got {long_[int(idx[i])]} bytes at `$.{c}`"))
+        return out
 
     def _time_check(self, b: pa.RecordBatch) -> tuple:
         """(batch without bad-time rows, indices of the bad rows or None,
@@ -754,7 +814,7 @@ class _Router:
             groups.append((tuple(key), "/".join(segs), slices[g], sel_rows[g]))
         return _Routed(n, hashes, key_valid, groups, data.nbytes)
 
-    def _reject_lines(self, block: Any, rows: list[int], vals: list, source: str) -> pa.RecordBatch:
+    def _reject_lines(self, block: Any, rows: list[int], infos: list, source: str) -> pa.RecordBatch:
         """Rejected rows, with their raw lines, for accepted rows ``rows`` of
         the block (indices among its accepted rows): the block is encoded
         again up to each of them (``max_rows`` stops right after the line
@@ -768,7 +828,7 @@ class _Router:
         pos = 0
         out = {"raw": [], "source": [], "line": [], "offset": [], "reason": [], "path": [], "message": []}
         try:
-            for r, v in sorted(zip(rows, vals)):
+            for r, info in sorted(zip(rows, infos)):
                 pos += enc._consume_ndjson(view[pos:], True, None, r + 1)
                 st = enc.stats()
                 if st["pending_rows"] != r + 1:
@@ -785,9 +845,9 @@ class _Router:
                 out["raw"].append(raw)
                 out["line"].append(lineno)
                 out["offset"].append(start)
-                out["reason"].append("out_of_range")
-                out["path"].append(f"$.{self.time_field}")
-                out["message"].append(self._time_message(v))
+                out["reason"].append(info[0])
+                out["path"].append(info[1])
+                out["message"].append(info[2])
         finally:
             enc.flush_batches()
             enc.flush_rejected()
