@@ -104,6 +104,7 @@ cdef extern from "eb_json.h" nogil:
     int eb_put_bool(eb_node *n, int v)
     int eb_close_var(eb_node *n)
     int eb_put_int(eb_node *n, int neg, uint64_t mag)
+    int eb_put_i64(eb_node *n, int64_t v)
     int eb_put_double(eb_node *n, double d)
     int eb_put_str(eb_node *n, const char *s, size_t len)
     int eb_lookup(eb_node *n, const uint8_t *k, size_t klen) nogil

@@ -105,6 +105,9 @@ cdef int _py_int_value(CoreEncoder self, eb_node *n, object v) except -1:
     cdef long long x = PyLong_AsLongLongAndOverflow(v, &overflow)
     cdef unsigned long long u
     cdef double d
+    if overflow == 0 and n.width == 8 and (n.kind == EB_I64 or n.kind == EB_TIMESTAMP):
+        r = eb_put_i64(n, x)                 # the common case: no range to check
+        return 0 if r == 0 else _check(r)
     if overflow == 0:
         if x < 0:
             r = eb_put_int(n, 1, <uint64_t>(-(x + 1)) + 1)
@@ -199,9 +202,6 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
     cdef const char *p
     cdef Py_ssize_t sl
     cdef double d
-    cdef float f
-    cdef Py_buffer view
-    cdef int32_t d32
     if v is None:
         if not n.nullable:
             return _perr(self, EB_R_MISSING_REQUIRED, (<bytes>n.type_name).decode(), "null")
@@ -219,14 +219,9 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
         if v is True or v is False or not isinstance(v, int):
             return _mismatch(self, n, v, depth)
         return _py_int_value(self, n, v)
-    if kind == EB_F64 or kind == EB_F32:
+    if kind == EB_F64:
         if isinstance(v, float):
             d = PyFloat_AS_DOUBLE(v)
-            if kind == EB_F32:
-                f = <float>d
-                if isinf(f) and not isinf(d):
-                    return _perr(self, EB_R_OUT_OF_RANGE, (<bytes>n.type_name).decode(), _cut(repr(v)))
-                return _check(eb_put_fixed(n, &f))
             return _check(eb_put_fixed(n, &d))
         if v is True or v is False or not isinstance(v, int):
             return _mismatch(self, n, v, depth)
@@ -245,6 +240,28 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
         if not isinstance(v, (list, tuple)):
             return _mismatch(self, n, v, depth)
         return _py_list(self, n, v, depth + 1)
+    return _py_value_rare(self, n, v, depth)
+
+
+cdef int _py_value_rare(CoreEncoder self, eb_node *n, object v, int depth) except -1:
+    """_py_value for the kinds that are not on its fast path (kept apart so
+    that _py_value stays small: its prologue runs for every value)."""
+    cdef int kind = n.kind, r
+    cdef Py_ssize_t sl
+    cdef double d
+    cdef float f
+    cdef Py_buffer view
+    cdef int32_t d32
+    if kind == EB_F32:
+        if isinstance(v, float):
+            d = PyFloat_AS_DOUBLE(v)
+            f = <float>d
+            if isinf(f) and not isinf(d):
+                return _perr(self, EB_R_OUT_OF_RANGE, (<bytes>n.type_name).decode(), _cut(repr(v)))
+            return _check(eb_put_fixed(n, &f))
+        if v is True or v is False or not isinstance(v, int):
+            return _mismatch(self, n, v, depth)
+        return _py_int_value(self, n, v)
     if kind == EB_JSON:
         sl = n.data.len
         r = _py_json(self, &n.data, v, depth)
@@ -284,6 +301,8 @@ cdef int _py_value(CoreEncoder self, eb_node *n, object v, int depth) except -1:
             return _mismatch(self, n, v, depth)
         return _py_int_value(self, n, v)
     return _mismatch(self, n, v, depth)
+
+
 
 
 # -- _extra frames (dict path): [segment (bytes, a JSON string), opened, has_members]
@@ -380,7 +399,10 @@ cdef int _py_struct(CoreEncoder self, eb_node *n, object d, int depth) except -1
             g = n.next[idx]
             matched += 1
             _check(eb_sync(n.child[idx], n.len))
-            r = _py_child(self, n, idx, <object>v, depth, extra)
+            if extra:
+                r = _py_child(self, n, idx, <object>v, depth, extra)
+            else:
+                r = _py_value(self, n.child[idx], <object>v, depth)
             if r:
                 self._epath.append("." + names[idx])
                 return r
