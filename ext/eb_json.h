@@ -1134,6 +1134,9 @@ static int eb_int_value(eb_ctx *c, eb_node *n, const uint8_t *start) {
     eb_num num;
     if ((r = eb_number(c, &num))) return r;
     if (!num.is_int) { c->p = start; return eb_schema(c, EB_R_TYPE_MISMATCH, n->type_name, "float"); }
+    if (EB_LIKELY(!num.big && n->width == 8 && (n->kind == EB_I64 || n->kind == EB_TIMESTAMP)
+                  && num.mag <= (uint64_t)INT64_MAX))   /* the common case: fits, no switch */
+        return eb_put_i64(n, num.neg ? -(int64_t)num.mag : (int64_t)num.mag);
     r = num.big ? EB_RANGE : eb_put_int(n, num.neg, num.mag);
     if (r == EB_RANGE) {
         char got[64];
