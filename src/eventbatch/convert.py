@@ -198,6 +198,22 @@ def _quote(v: Any) -> str:
     return urllib.parse.quote(s, safe=" :+@,")
 
 
+def _partition_values(arr: pa.Array) -> list:
+    """The Python values of distinct partition values (quoted by _quote).  A
+    temporal value that no datetime holds (a timestamp[ns] that is not a
+    whole microsecond, a year-0 time) is Arrow's text of it instead."""
+    try:
+        return arr.to_pylist()
+    except (ValueError, OverflowError):
+        out = []
+        for i in range(len(arr)):
+            try:
+                out.append(arr[i].as_py())
+            except (ValueError, OverflowError):
+                out.append(arr[i].cast(pa.string()).as_py())
+        return out
+
+
 def _parse_size(text: "str | int") -> int:
     """Bytes from ``134217728``, ``128MiB`` or ``128M`` (binary), ``100MB`` (decimal)."""
     v = -1
@@ -704,7 +720,7 @@ class _Router:
             if c in _TIME_PARTS or not b.num_rows:
                 continue
             enc = pc.dictionary_encode(b.column(c))
-            values = enc.dictionary.to_pylist()
+            values = _partition_values(enc.dictionary)
             long_ = {}
             for k, v in enumerate(values):
                 n = len(f"{c}={_quote(v)}".encode())
@@ -777,7 +793,7 @@ class _Router:
                 values, idx = np.unique(hours % 24, return_inverse=True)
             else:
                 enc = pc.dictionary_encode(b.column(c))
-                values = enc.dictionary.to_pylist() + [None]
+                values = _partition_values(enc.dictionary) + [None]
                 idx = enc.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
             codes = codes * (len(values) + 1) + idx
             dicts.append((c, values, idx))
@@ -1052,6 +1068,11 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             t = arrow_schema.field(c).type
             if pa.types.is_nested(t) or pa.types.is_binary(t):
                 raise ConvertUsageError(f"cannot partition by `{c}` of type `{t}`")
+    if dedup_key is not None:
+        t = arrow_schema.field(dedup_key).type
+        if pa.types.is_nested(t) or pa.types.is_boolean(t):
+            raise ConvertUsageError(f"cannot deduplicate on `{dedup_key}` of type `{t}`: expected a "
+                                    f"string, binary, number, timestamp or date column")
     file_columns = [n for n in arrow_schema.names if n not in partition_by]
     file_schema = pa.schema([arrow_schema.field(n) for n in file_columns],
                             metadata=arrow_schema.metadata)

@@ -1,0 +1,75 @@
+"""Adversarial inputs for ``eventbatch convert`` / ``inspect``: each gives a
+clean result with balanced counts, or a one-line error with the documented
+exit code (1 input error, 2 usage), never a traceback."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+import eventbatch as eb
+from eventbatch.cli import main
+
+SCHEMA = pa.schema([("id", pa.string()), ("t", pa.int64()), ("kind", pa.string()),
+                    ("s", pa.struct([("x", pa.int64())])), ("l", pa.list_(pa.int64())),
+                    ("flag", pa.bool_()), ("ts", pa.timestamp("us", "UTC")), ("tsn", pa.timestamp("ns"))])
+
+
+def _write(path, lines):
+    path.write_bytes(b"".join((ln if isinstance(ln, bytes) else json.dumps(ln).encode()) + b"\n"
+                              for ln in lines))
+    return path
+
+
+def _schema_file(tmp_path):
+    p = tmp_path / "schema.json"
+    eb.Schema.from_arrow(SCHEMA).save(str(p))
+    return str(p)
+
+
+def _cli(capsys, *args):
+    """(exit code, stdout, stderr) of the CLI in process; a traceback fails the test."""
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return rc, out, err
+
+
+def _rows_on_disk(out):
+    return ds.dataset(str(out), format="parquet", partitioning="hive").count_rows()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_partition_by_timestamps_python_cannot_hold(tmp_path, capsys, threads):
+    """A timestamp[ns] value that is not a whole microsecond, and a year-0
+    timestamp (the core takes years 0000..9999, datetime starts at 1), have no
+    datetime: their partition is named by Arrow's text of the value instead
+    of the run stopping on a ValueError / OverflowError."""
+    src = _write(tmp_path / "in.ndjson", [
+        {"id": "a", "tsn": 1}, {"id": "b", "tsn": 1000}, {"id": "c", "tsn": 1},
+        {"id": "d", "ts": "0000-06-01T00:00:00Z"}, {"id": "e", "ts": "2020-01-01T00:00:00Z"}])
+    for col in ("tsn", "ts"):
+        out = tmp_path / f"out-{col}"
+        rc, stdout, _ = _cli(capsys, "convert", src, "-o", out, "--schema", _schema_file(tmp_path),
+                             "--partition-by", col, "--threads", threads, "--json")
+        assert rc == 0
+        m = json.loads(stdout)
+        assert m["totals"]["written"] == 5 and m["reconciliation"]["balanced"]
+        assert _rows_on_disk(out) == 5
+    parts = sorted(p["path"] for p in json.loads(stdout)["partitions"])
+    assert parts == sorted(["ts=__HIVE_DEFAULT_PARTITION__", "ts=0000-06-01 00:00:00.000000Z",
+                            "ts=2020-01-01 00:00:00+00:00"])
+
+
+@pytest.mark.parametrize("col", ["s", "l", "flag"])
+def test_dedup_key_of_a_type_that_cannot_be_hashed_is_a_usage_error(tmp_path, capsys, col):
+    src = _write(tmp_path / "in.ndjson", [{"id": "a", "s": {"x": 1}, "l": [1], "flag": True}])
+    rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path),
+                      "--dedup-key", col)
+    assert rc == 2
+    assert f"cannot deduplicate on `{col}`" in err and len(err.strip().splitlines()) == 1
