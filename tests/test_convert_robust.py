@@ -73,3 +73,21 @@ def test_dedup_key_of_a_type_that_cannot_be_hashed_is_a_usage_error(tmp_path, ca
                       "--dedup-key", col)
     assert rc == 2
     assert f"cannot deduplicate on `{col}`" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rejected_frame_row_with_a_time_python_cannot_hold(tmp_path):
+    """A frame row rejected (time out of range) while another of its columns
+    is a timestamp[ns] that no datetime holds: the rejected row keeps its
+    times as integers instead of the run stopping on a ValueError."""
+    import uuid
+    schema = pa.schema([("id", pa.string()), ("tsn", pa.timestamp("ns")), ("t", pa.int64()),
+                        ("s", pa.struct([("d", pa.date32())]))])
+    batch = pa.RecordBatch.from_pylist([{"id": "a", "tsn": 1, "t": 0, "s": {"d": 1}},
+                                        {"id": "b", "tsn": 1, "t": 2 ** 62, "s": {"d": -719500}}], schema=schema)
+    sink = eb.FileSink(tmp_path / "frames", fsync=False)
+    sink.write([eb.encode_frame(batch, producer_id=uuid.UUID(int=1), seq=0)])
+    sink.close()
+    rep = eb.convert(sink.files, tmp_path / "lake", time_field="t", partition_by="hour")
+    assert rep.balanced and rep.totals["written"] == 1 and rep.totals["rejected"] == 1
+    rej = pq.read_table(tmp_path / "lake" / "_rejected" / "part-00000.parquet").to_pylist()
+    assert json.loads(rej[0]["raw"]) == {"id": "b", "tsn": 1, "s": {"d": -719500}, "t": 2 ** 62}

@@ -665,7 +665,7 @@ class _Router:
         rej = None
         if bad is not None:
             time_cols = [self.time_field] if self.needs_time else []
-            rows = b.drop_columns(time_cols).take(pa.array(bad)).to_pylist()
+            rows = _pylist_rows(b.drop_columns(time_cols).take(pa.array(bad)))
             times = (b.column(self.time_field).take(pa.array(bad)) if time_cols else None)
             if times is not None and pa.types.is_timestamp(times.type):
                 times = times.view(pa.int64())
@@ -869,6 +869,29 @@ class _Router:
             enc.flush_rejected()
         out["source"] = [source] * len(out["raw"])
         return pa.RecordBatch.from_pydict(out, schema=REJECTED_SCHEMA)
+
+
+def _pylist_rows(b: pa.RecordBatch) -> list[dict]:
+    """``b.to_pylist()``; when a value has no Python equivalent (a
+    timestamp[ns] that is not a whole microsecond, a year-0 time), every
+    time in the rows is its integer value instead, as the time field is."""
+    try:
+        return b.to_pylist()
+    except (ValueError, OverflowError):
+        return b.cast(pa.schema([f.with_type(_times_as_ints(f.type)) for f in b.schema])).to_pylist()
+
+
+def _times_as_ints(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_times_as_ints(f.type)) for f in t])
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        make = pa.list_ if pa.types.is_list(t) else pa.large_list
+        return make(t.value_field.with_type(_times_as_ints(t.value_type)))
+    if pa.types.is_date32(t) or pa.types.is_time32(t):
+        return pa.int32()
+    if pa.types.is_temporal(t):
+        return pa.int64()
+    return t
 
 
 def _concat_rejected(batches: list) -> pa.RecordBatch:
