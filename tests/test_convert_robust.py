@@ -91,3 +91,22 @@ def test_rejected_frame_row_with_a_time_python_cannot_hold(tmp_path):
     assert rep.balanced and rep.totals["written"] == 1 and rep.totals["rejected"] == 1
     rej = pq.read_table(tmp_path / "lake" / "_rejected" / "part-00000.parquet").to_pylist()
     assert json.loads(rej[0]["raw"]) == {"id": "b", "tsn": 1, "s": {"d": -719500}, "t": 2 ** 62}
+
+
+@pytest.mark.parametrize("manifest", [b"{not json", b"[1, 2]", b'{"totals": 5}', b"\xff\xfe",
+                                      b'{"reconciliation": {"balanced": true}}'])
+def test_inspect_dataset_with_a_damaged_manifest(tmp_path, capsys, manifest):
+    """inspect reads _manifest.json for its totals: a damaged one is a
+    one-line error (exit 1) or is left out, never a traceback."""
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "part-00000.parquet")
+    (tmp_path / "_manifest.json").write_bytes(manifest)
+    rc, out, err = _cli(capsys, "inspect", tmp_path)
+    assert (rc, err) == (0, "") or (rc == 1 and len(err.strip().splitlines()) == 1 and "manifest" in err)
+
+
+def test_inspect_dataset_with_a_damaged_rejected_file(tmp_path, capsys):
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "part-00000.parquet")
+    (tmp_path / "_rejected").mkdir()
+    (tmp_path / "_rejected" / "part-00000.parquet").write_bytes(b"junk")
+    rc, _, err = _cli(capsys, "inspect", tmp_path)
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "_rejected" in err

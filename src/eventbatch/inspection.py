@@ -47,8 +47,7 @@ def _dataset(path: str) -> tuple[dict, str]:
     is_dir = os.path.isdir(path)
     manifest = None
     if is_dir and os.path.exists(os.path.join(path, MANIFEST)):
-        with open(os.path.join(path, MANIFEST)) as f:
-            manifest = json.load(f)
+        manifest = _manifest(os.path.join(path, MANIFEST))
     try:
         dset = ds.dataset(path, format="parquet", partitioning="hive" if is_dir else None)
     except Exception as e:   # pyarrow raises several kinds
@@ -68,7 +67,10 @@ def _dataset(path: str) -> tuple[dict, str]:
     rejected = None
     rej_dir = os.path.join(path, "_rejected")
     if is_dir and os.path.isdir(rej_dir):
-        rt = ds.dataset(rej_dir, format="parquet").to_table(columns=["reason"])
+        try:
+            rt = ds.dataset(rej_dir, format="parquet").to_table(columns=["reason"])
+        except Exception as e:   # pyarrow raises several kinds
+            raise InspectError(f"not a dataset of rejected rows: {rej_dir}: {e}") from e
         by: dict[str, int] = {}
         for r in rt.column("reason").to_pylist():
             by[r] = by.get(r, 0) + 1
@@ -100,6 +102,20 @@ def _dataset(path: str) -> tuple[dict, str]:
         lines.append(f"manifest: {manifest['reconciliation']['equation']} "
                      f"({'balanced' if manifest['reconciliation']['balanced'] else 'NOT balanced'})")
     return info, "\n".join(lines)
+
+
+def _manifest(path: str) -> dict:
+    """A ``_manifest.json`` as written by convert (what inspect shows of it)."""
+    try:
+        with open(path, "rb") as f:
+            m = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InspectError(f"bad manifest {path}: {e}") from e
+    rec = m.get("reconciliation") if isinstance(m, dict) else None
+    if not isinstance(rec, dict) or not isinstance(rec.get("equation"), str) or "balanced" not in rec:
+        raise InspectError(f"bad manifest {path}: expected a JSON object with "
+                           f"`reconciliation` (`equation`, `balanced`)")
+    return m
 
 
 def _frames(paths: list[str]) -> tuple[dict, str]:
