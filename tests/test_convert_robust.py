@@ -110,3 +110,55 @@ def test_inspect_dataset_with_a_damaged_rejected_file(tmp_path, capsys):
     (tmp_path / "_rejected" / "part-00000.parquet").write_bytes(b"junk")
     rc, _, err = _cli(capsys, "inspect", tmp_path)
     assert rc == 1 and len(err.strip().splitlines()) == 1 and "_rejected" in err
+
+
+def test_rerun_into_a_non_empty_directory_keeps_files_that_are_not_ours(tmp_path, capsys):
+    """A rerun removes the part files of a previous run that it did not
+    produce: only files named as convert names them (part-NNNNN.parquet) at
+    the top, in _rejected/ or in partition directories (col=value); a user's
+    file that happens to be called part-00000.parquet elsewhere, another
+    dataset nested in the output directory, and an empty directory of the
+    user's stay."""
+    src = _write(tmp_path / "in.ndjson", [{"id": "a", "kind": "x"}, {"id": "b", "kind": "y"}, b"bad"])
+    out = tmp_path / "out"
+    theirs = ["notes.txt", "keep/part-00000.parquet", "nested/kind=x/part-00000.parquet",
+              "part-final.parquet"]
+    for rel in theirs:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(b"not ours")
+    (out / "empty").mkdir()
+    stale = ["kind=old/part-00000.parquet", "kind=x/part-00001.parquet", "part-00000.parquet",
+             "_rejected/part-00003.parquet"]
+    for rel in stale:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(b"a previous run's")
+    rc, _, _ = _cli(capsys, "convert", src, "-o", out, "--schema", _schema_file(tmp_path),
+                    "--partition-by", "kind", "-q")
+    assert rc == 0
+    for rel in theirs:
+        assert (out / rel).read_bytes() == b"not ours", rel
+    assert (out / "empty").is_dir()
+    for rel in stale:
+        assert not (out / rel).exists() or (out / rel).read_bytes() != b"a previous run's", rel
+    assert not (out / "kind=old").exists()
+
+
+def test_output_directory_inside_an_input_directory_is_not_read(tmp_path, capsys):
+    """`convert logs -o logs/lake`: the second run must not read the first
+    run's Parquet files (nor its manifest) as NDJSON input."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _write(logs / "a.ndjson", [{"id": "a", "kind": "x"}, {"id": "b", "kind": "y"}])
+    for _ in range(2):
+        rc, out, _ = _cli(capsys, "convert", logs, "-o", logs / "lake", "--schema", _schema_file(tmp_path),
+                          "--partition-by", "kind", "--json")
+        assert rc == 0
+        m = json.loads(out)
+        assert [i["path"] for i in m["inputs"]] == [str(logs / "a.ndjson")]
+        assert m["totals"]["rejected"] == 0 and m["totals"]["written"] == 2
+
+
+def test_output_directory_that_is_the_input_directory_is_a_usage_error(tmp_path, capsys):
+    _write(tmp_path / "a.ndjson", [{"id": "a"}])
+    rc, _, err = _cli(capsys, "convert", tmp_path, "-o", tmp_path, "--schema", _schema_file(tmp_path))
+    assert rc == 2 and "output directory" in err and len(err.strip().splitlines()) == 1

@@ -37,7 +37,9 @@ Idempotence: every file is first written under ``OUT/.eventbatch-tmp/``
 (hidden: ``pyarrow.dataset`` and DuckDB's hive globbing skip it), under a
 flat temp name; a file gets its footer only when it is complete.  At the end
 each file is renamed into place (``os.replace``), the files of a previous run
-that this run did not produce are removed, and ``_manifest.json`` is written
+that this run did not produce are removed (only ``part-NNNNN.parquet`` files
+at the top, in ``_rejected/`` or in ``col=value`` partition directories: other
+files in the output directory stay), and ``_manifest.json`` is written
 last.  File names are deterministic (``part-00000.parquet`` ... per
 partition, in output order), so the same conversion gives byte-identical
 files.  A run killed before the rename phase leaves no new visible file; a
@@ -85,6 +87,7 @@ __all__ = ["convert", "ConvertReport", "ConvertError", "ConvertUsageError", "res
 TMP_DIR = ".eventbatch-tmp"
 MANIFEST = "_manifest.json"
 REJECTED_DIR = "_rejected"
+_PART_NAME = re.compile(r"part-[0-9]{5,}\.parquet")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _COMPRESSION = {"zstd": "zstd", "snappy": "snappy", "lz4": "lz4", "none": "none"}
@@ -144,21 +147,29 @@ class ConvertReport:
 # ---------------------------------------------------------------------------
 # inputs
 
-def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]") -> list[str]:
+def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
+                   output_dir: "str | os.PathLike | None" = None) -> list[str]:
     """Expand directories (recursively, sorted, hidden files skipped) and
     globs (sorted); ``-`` is stdin.  Raises :class:`ConvertError` for a path
-    that does not exist or a glob that matches nothing."""
+    that does not exist or a glob that matches nothing.  ``output_dir``, when
+    inside an input directory, is not walked (a rerun must not read the
+    previous run's output); it cannot be an input directory itself
+    (:class:`ConvertUsageError`)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    skip = os.path.realpath(output_dir) if output_dir is not None else None
     out: list[str] = []
     for item in inputs:
         s = os.fspath(item)
         if s == "-":
             out.append(s)
         elif os.path.isdir(s):
+            if skip is not None and os.path.realpath(s) == skip:
+                raise ConvertUsageError(f"the output directory is an input directory: {s}")
             found = []
             for root, dirs, files in os.walk(s):
-                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_"))
+                                 and (skip is None or os.path.realpath(os.path.join(root, d)) != skip))
                 found.extend(os.path.join(root, f) for f in files if not f.startswith((".", "_")))
             if not found:
                 raise ConvertError(f"input directory has no files: {s}")
@@ -1059,7 +1070,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     if schema is not None and infer:
         raise ConvertUsageError("give a schema or infer, not both")
 
-    paths = resolve_inputs(inputs)
+    paths = resolve_inputs(inputs, output_dir)
     if paths.count("-") > 1:
         raise ConvertUsageError("stdin (-) can be given once")
     kinds = {p: ("frames" if _is_frames(p) else "ndjson") for p in paths}
@@ -1354,12 +1365,16 @@ def _commit(output_dir: str, tmp_root: str, files: list[tuple[str, str]]) -> Non
         os.replace(os.path.join(tmp_root, tmp), dest)
         if slow:
             time.sleep(slow)
-    # stale files of an earlier run: only our own names (part-NNNNN.parquet)
+    # stale files of an earlier run: only our own names (part-NNNNN.parquet) in
+    # our own directories (the top, _rejected, partitions col=value/...)
     for root, dirs, fnames in os.walk(output_dir, topdown=False):
         if os.path.abspath(root).startswith(os.path.abspath(tmp_root)):
             continue
+        reldir = os.path.relpath(root, output_dir)
+        if not (reldir in (".", REJECTED_DIR) or all("=" in seg for seg in reldir.split(os.sep))):
+            continue
         for fn in fnames:
-            if fn.startswith("part-") and fn.endswith(".parquet"):
+            if _PART_NAME.fullmatch(fn):
                 rel = os.path.relpath(os.path.join(root, fn), output_dir).replace(os.sep, "/")
                 if rel not in new:
                     os.unlink(os.path.join(root, fn))
