@@ -162,3 +162,17 @@ def test_output_directory_that_is_the_input_directory_is_a_usage_error(tmp_path,
     _write(tmp_path / "a.ndjson", [{"id": "a"}])
     rc, _, err = _cli(capsys, "convert", tmp_path, "-o", tmp_path, "--schema", _schema_file(tmp_path))
     assert rc == 2 and "output directory" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"[1, 2]\n\"s\"\n3\n", "{\"id\": \"a\"}\n".encode("utf-16"),
+                                     b"\x00" * 1000],
+                         ids=["empty", "blank", "not-objects", "utf-16", "nul"])
+def test_infer_from_a_sample_without_events_is_an_input_error(tmp_path, capsys, content):
+    """`convert --infer` on a file that holds no JSON object is an input
+    error (exit 1), as `eventbatch schema` on the same file is; not a usage error."""
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(content)
+    rc_schema, _, err_schema = _cli(capsys, "schema", src)
+    rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--infer")
+    assert rc == rc_schema == 1
+    assert "cannot infer a schema" in err and len(err.strip().splitlines()) == 1

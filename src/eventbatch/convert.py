@@ -1324,7 +1324,7 @@ def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
     try:
         return Schema.infer(data)
     except SchemaError as e:
-        raise ConvertUsageError(f"cannot infer a schema from {path}: {e}") from e
+        raise ConvertError(f"cannot infer a schema from {path}: {e}") from e
 
 
 def _first_frame_schema(path: str) -> pa.Schema:

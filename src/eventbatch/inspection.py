@@ -176,10 +176,10 @@ def _ndjson(path: str) -> tuple[dict, str]:
                 lines += 1
     except read_errors() as e:
         raise InspectError(f"cannot read {path}: {e}") from e
-    from .convert import ConvertUsageError, infer_sample
+    from .convert import ConvertError, infer_sample
     try:
         schema = infer_sample(path)
-    except ConvertUsageError as e:
+    except ConvertError as e:
         raise InspectError(str(e)) from e
     info = {"kind": "ndjson", "path": path, "lines": lines, "schema": str(schema).splitlines()}
     text = "\n".join([f"ndjson: {path}", f"lines: {lines:,}", "inferred schema:"]
