@@ -176,3 +176,23 @@ def test_infer_from_a_sample_without_events_is_an_input_error(tmp_path, capsys, 
     rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--infer")
     assert rc == rc_schema == 1
     assert "cannot infer a schema" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("tz", ["Nowhere/Land", "+25:00", ""])
+def test_schema_with_an_unknown_time_zone_is_a_bad_schema(tmp_path, capsys, tz):
+    """Arrow takes any tz string in a type and fails only when a value is
+    shown (partition names): the schema file is refused when loaded."""
+    (tmp_path / "s.json").write_text(json.dumps({"fields": [{"name": "a", "type": f"timestamp[us, tz={tz}]"}]}))
+    src = _write(tmp_path / "in.ndjson", [{"a": 1}])
+    rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", tmp_path / "s.json",
+                      "--partition-by", "a")
+    assert rc == 1 and "bad schema" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Paris", "+05:30", "-08:00"])
+def test_schema_with_a_known_time_zone_partitions(tmp_path, capsys, tz):
+    (tmp_path / "s.json").write_text(json.dumps({"fields": [{"name": "a", "type": f"timestamp[s, tz={tz}]"}]}))
+    src = _write(tmp_path / "in.ndjson", [{"a": 1}, {"a": "2020-01-01T00:00:00Z"}])
+    rc, out, _ = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", tmp_path / "s.json",
+                      "--partition-by", "a", "--json")
+    assert rc == 0 and json.loads(out)["totals"]["written"] == 2
