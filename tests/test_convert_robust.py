@@ -196,3 +196,26 @@ def test_schema_with_a_known_time_zone_partitions(tmp_path, capsys, tz):
     rc, out, _ = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", tmp_path / "s.json",
                       "--partition-by", "a", "--json")
     assert rc == 0 and json.loads(out)["totals"]["written"] == 2
+
+
+@pytest.mark.parametrize("first", [5000, 999, 1000, 1001, 2500])
+def test_infer_sample_past_a_first_line_longer_than_the_sample(tmp_path, first):
+    """A first line longer than the sample (16 MiB: convert rejects it as
+    line_too_long) left a sample inside one line, and --infer failed on a
+    file whose other lines are fine: the sample starts after that line."""
+    from eventbatch.convert import infer_sample
+    src = tmp_path / "in.ndjson"
+    long_line = b'{"id": "' + b"x" * (first - 10) + b'"}'         # `first` bytes
+    src.write_bytes(long_line + b"\n" + b'{"id": "a", "n": 1}\n' * 20)
+    schema = infer_sample(str(src), max_bytes=1000)
+    assert schema.names[:2] == ["id", "n"] if first > 999 else schema.names[0] == "id"
+
+
+def test_infer_sample_of_one_long_line_is_an_input_error(tmp_path):
+    from eventbatch.convert import ConvertError, infer_sample
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(b'{"id": "' + b"x" * 5000 + b'"}')
+    with pytest.raises(ConvertError, match="cannot infer a schema"):
+        infer_sample(str(src), max_bytes=1000)
+    src.write_bytes(b'{"id": "' + b"x" * 5000 + b'"}\n' + b'{"n": "' + b"y" * 3000 + b'"}\n{"k": 1}\n')
+    assert infer_sample(str(src), max_bytes=1000).names == ["k"]

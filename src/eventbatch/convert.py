@@ -1314,8 +1314,18 @@ def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
     from .readers import open_input
     try:
         with open_input(path) as f:
-            data = f.read(max_bytes)
-            more = bool(f.read(1))
+            data = f.read(max_bytes + 1)
+            while len(data) > max_bytes and b"\n" not in data[:max_bytes]:
+                # the sample is inside a line longer than it (convert rejects that
+                # line as too long): the sample starts after that line
+                i = data.find(b"\n")
+                while i < 0 and data:
+                    data = f.read(1 << 20)
+                    i = data.find(b"\n")
+                rest = data[i + 1:] if i >= 0 else b""
+                data = rest[:max_bytes + 1] if len(rest) > max_bytes else rest + f.read(max_bytes + 1 - len(rest))
+            more = len(data) > max_bytes
+            data = data[:max_bytes]
     except read_errors() as e:
         raise ConvertError(f"cannot read input {path}: {getattr(e, 'strerror', None) or e}") from e
     if more:
