@@ -1323,7 +1323,7 @@ def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
                     data = f.read(1 << 20)
                     i = data.find(b"\n")
                 rest = data[i + 1:] if i >= 0 else b""
-                data = rest[:max_bytes + 1] if len(rest) > max_bytes else rest + f.read(max_bytes + 1 - len(rest))
+                data = rest if len(rest) > max_bytes else rest + f.read(max_bytes + 1 - len(rest))
             more = len(data) > max_bytes
             data = data[:max_bytes]
     except read_errors() as e:
