@@ -219,3 +219,21 @@ def test_infer_sample_of_one_long_line_is_an_input_error(tmp_path):
         infer_sample(str(src), max_bytes=1000)
     src.write_bytes(b'{"id": "' + b"x" * 5000 + b'"}\n' + b'{"n": "' + b"y" * 3000 + b'"}\n{"k": 1}\n')
     assert infer_sample(str(src), max_bytes=1000).names == ["k"]
+
+
+def test_zstd_with_bytes_after_the_last_frame(tmp_path, capsys):
+    """Bytes after a complete zstd frame: a one-line input error (exit 1)
+    that points at where they start, not at the (complete) frame before."""
+    zstandard = pytest.importorskip("zstandard")
+    from eventbatch.readers import open_input
+    frame = zstandard.ZstdCompressor().compress(b'{"id": "a"}\n' * 3)
+    for junk in (b"xx", b"garbage!!", b"\0" * 8):
+        with pytest.raises(Exception) as ei:
+            open_input(__import__("io").BytesIO(frame + junk)).read()
+        assert f"frame that begins at byte 0" not in str(ei.value)
+        if len(junk) < 4:
+            assert f"inside the frame that begins at byte {len(frame)}" in str(ei.value)
+        src = tmp_path / "in.ndjson.zst"
+        src.write_bytes(frame + junk)
+        rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path))
+        assert rc == 1 and len(err.strip().splitlines()) == 1

@@ -95,6 +95,8 @@ class _ZstdFrameCheck(io.RawIOBase):
         if n:
             self._walk(memoryview(data))
         elif self._state not in ("magic", "foreign") or self._acc or self._skip:
+            if self._state == "magic" and self._acc:    # 1..3 bytes of a next frame's magic
+                self._frame_at = self._pos - len(self._acc)
             raise EOFError(f"truncated zstd stream: the input ends at byte {self._pos}, inside the "
                            f"frame that begins at byte {self._frame_at}")
         return n
@@ -120,6 +122,8 @@ class _ZstdFrameCheck(io.RawIOBase):
             if len(self._acc) == self._need:
                 field, self._acc = bytes(self._acc), bytearray()
                 self._step(field, self._pos + i)
+                if self._state == "foreign":     # the rest is passed through unchecked
+                    break
         self._pos += n
 
     def _step(self, field: bytes, at: int) -> None:
