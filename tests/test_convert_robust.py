@@ -237,3 +237,23 @@ def test_zstd_with_bytes_after_the_last_frame(tmp_path, capsys):
         src.write_bytes(frame + junk)
         rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path))
         assert rc == 1 and len(err.strip().splitlines()) == 1
+
+
+def test_input_directory_follows_symlinked_directories_once(tmp_path, capsys):
+    """A symlinked subdirectory of an input directory (logs/2024 -> an
+    archive disk) is read, not silently skipped; a symlink loop is walked
+    once; the same file reached twice is read once."""
+    logs, archive = tmp_path / "logs", tmp_path / "archive"
+    logs.mkdir()
+    archive.mkdir()
+    _write(logs / "a.ndjson", [{"id": "a"}])
+    _write(archive / "b.ndjson", [{"id": "b"}])
+    os.symlink(archive, logs / "2024")
+    os.symlink(logs, logs / "loop")
+    os.symlink(archive, logs / "again")
+    from eventbatch.convert import resolve_inputs
+    paths = resolve_inputs([str(logs)])
+    assert sorted(os.path.basename(p) for p in paths) == ["a.ndjson", "b.ndjson"]
+    rc, out, _ = _cli(capsys, "convert", logs, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path),
+                      "--json")
+    assert rc == 0 and json.loads(out)["totals"]["written"] == 2

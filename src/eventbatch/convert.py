@@ -149,7 +149,8 @@ class ConvertReport:
 
 def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                    output_dir: "str | os.PathLike | None" = None) -> list[str]:
-    """Expand directories (recursively, sorted, hidden files skipped) and
+    """Expand directories (recursively, sorted, hidden files skipped,
+    symlinked directories followed, each real directory and file once) and
     globs (sorted); ``-`` is stdin.  Raises :class:`ConvertError` for a path
     that does not exist or a glob that matches nothing.  ``output_dir``, when
     inside an input directory, is not walked (a rerun must not read the
@@ -167,10 +168,20 @@ def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             if skip is not None and os.path.realpath(s) == skip:
                 raise ConvertUsageError(f"the output directory is an input directory: {s}")
             found = []
-            for root, dirs, files in os.walk(s):
-                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_"))
-                                 and (skip is None or os.path.realpath(os.path.join(root, d)) != skip))
-                found.extend(os.path.join(root, f) for f in files if not f.startswith((".", "_")))
+            seen = {os.path.realpath(s)}    # symlinked dirs are followed, each real dir walked once
+            for root, dirs, files in os.walk(s, followlinks=True):
+                keep = []
+                for d in sorted(dirs):
+                    real = os.path.realpath(os.path.join(root, d))
+                    if not d.startswith((".", "_")) and real != skip and real not in seen:
+                        seen.add(real)
+                        keep.append(d)
+                dirs[:] = keep
+                for f in files:
+                    real = os.path.realpath(os.path.join(root, f))
+                    if not f.startswith((".", "_")) and real not in seen:
+                        seen.add(real)
+                        found.append(os.path.join(root, f))
             if not found:
                 raise ConvertError(f"input directory has no files: {s}")
             out.extend(sorted(found))
