@@ -257,3 +257,19 @@ def test_input_directory_follows_symlinked_directories_once(tmp_path, capsys):
     rc, out, _ = _cli(capsys, "convert", logs, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path),
                       "--json")
     assert rc == 0 and json.loads(out)["totals"]["written"] == 2
+
+
+@pytest.mark.parametrize("manifest", [True, False])
+def test_inspect_dataset_whose_partition_column_is_null_everywhere(tmp_path, capsys, manifest):
+    """Hive type inference fails on a partition column that is null in every
+    partition (`__HIVE_DEFAULT_PARTITION__`): inspect of a dataset convert
+    wrote said "not a Parquet dataset"."""
+    src = _write(tmp_path / "in.ndjson", [{"id": "a", "t": 1}, {"id": "b"}])
+    out = tmp_path / "out"
+    rep = eb.convert(str(src), str(out), schema=SCHEMA, partition_by="t,kind")
+    assert rep.balanced and len(rep.manifest["partitions"]) == 2
+    if not manifest:
+        os.unlink(out / "_manifest.json")
+    rc, text, err = _cli(capsys, "inspect", out)
+    assert rc == 0 and err == ""
+    assert "rows: 2 in 2 partition(s)" in text

@@ -40,6 +40,7 @@ def inspect_path(path: str) -> tuple[dict, str]:
 
 
 def _dataset(path: str) -> tuple[dict, str]:
+    import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -49,7 +50,16 @@ def _dataset(path: str) -> tuple[dict, str]:
     if is_dir and os.path.exists(os.path.join(path, MANIFEST)):
         manifest = _manifest(os.path.join(path, MANIFEST))
     try:
-        dset = ds.dataset(path, format="parquet", partitioning="hive" if is_dir else None)
+        try:
+            dset = ds.dataset(path, format="parquet", partitioning="hive" if is_dir else None)
+        except pa.ArrowInvalid:
+            # hive type inference fails on a partition column that is null
+            # (__HIVE_DEFAULT_PARTITION__) everywhere: read every partition column as a string
+            names = _partition_names(path) if is_dir else []
+            if not names:
+                raise
+            dset = ds.dataset(path, format="parquet", partitioning=ds.partitioning(
+                pa.schema([(n, pa.string()) for n in names]), flavor="hive"))
     except Exception as e:   # pyarrow raises several kinds
         raise InspectError(f"not a Parquet dataset: {path}: {e}") from e
     partitions: dict[str, dict] = {}
@@ -102,6 +112,19 @@ def _dataset(path: str) -> tuple[dict, str]:
         lines.append(f"manifest: {manifest['reconciliation']['equation']} "
                      f"({'balanced' if manifest['reconciliation']['balanced'] else 'NOT balanced'})")
     return info, "\n".join(lines)
+
+
+def _partition_names(path: str) -> list[str]:
+    """The partition column names of a dataset directory, from its first
+    ``col=value/...`` path down to a file."""
+    names: list[str] = []
+    root = path
+    while True:
+        subs = sorted(d for d in os.listdir(root) if "=" in d and os.path.isdir(os.path.join(root, d)))
+        if not subs:
+            return names
+        names.append(subs[0].split("=", 1)[0])
+        root = os.path.join(root, subs[0])
 
 
 def _manifest(path: str) -> dict:
