@@ -273,3 +273,18 @@ def test_inspect_dataset_whose_partition_column_is_null_everywhere(tmp_path, cap
     rc, text, err = _cli(capsys, "inspect", out)
     assert rc == 0 and err == ""
     assert "rows: 2 in 2 partition(s)" in text
+
+
+def test_dedup_window_too_large(tmp_path, capsys):
+    """A window above Window's limit is a usage error (exit 2); one whose
+    table cannot be allocated is a one-line input error (exit 1), not a
+    ValueError / MemoryError traceback, and leaves no temp dir."""
+    src = _write(tmp_path / "in.ndjson", [{"id": "a"}])
+    rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path),
+                      "--dedup-key", "id", "--dedup-window", 2 ** 62)
+    assert rc == 2 and "dedup_window" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = _cli(capsys, "convert", src, "-o", tmp_path / "out2", "--schema", _schema_file(tmp_path),
+                      "--dedup-key", "id", "--dedup-window", 2 ** 40)
+    assert rc in (0, 1) and len(err.strip().splitlines()) <= 1
+    if rc == 1:
+        assert "dedup_window" in err and not (tmp_path / "out2" / ".eventbatch-tmp").exists()

@@ -1071,8 +1071,8 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     file_bytes = _parse_size(file_bytes)
     max_buffered_bytes = _parse_size(max_buffered_bytes)
     if dedup_window is not None and (isinstance(dedup_window, bool) or not isinstance(dedup_window, int)
-                                     or dedup_window < 1):
-        raise ConvertUsageError(f"dedup_window: expected a positive integer, got {dedup_window!r}")
+                                     or not 1 <= dedup_window <= Window.MAX_KEYS_LIMIT):
+        raise ConvertUsageError(f"dedup_window: expected an integer in [1, 2**40], got {dedup_window!r}")
     if dedup_window is not None and dedup_key is None:
         raise ConvertUsageError("dedup_window needs dedup_key")
     needs_time = any(p in _TIME_PARTS for p in partition_by)
@@ -1122,6 +1122,17 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     file_schema = pa.schema([arrow_schema.field(n) for n in file_columns],
                             metadata=arrow_schema.metadata)
 
+    if dedup_key is None:
+        dd = None
+    elif dedup_window is None:
+        # a time window that never moves (every key gets time 0): a growable table, exact
+        dd = Deduplicator(Window(seconds=1e12, generations=2))
+    else:
+        try:
+            dd = Deduplicator(Window(max_keys=dedup_window))
+        except MemoryError as e:
+            raise ConvertError(f"dedup_window {dedup_window}: {e}") from e
+
     output_dir = os.fspath(output_dir)
     tmp_root = _prepare_output(output_dir)
     write_options = {"compression": _COMPRESSION[compression], "use_dictionary": True,
@@ -1136,13 +1147,6 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     rejected = _Dataset(tmp_root, "r", REJECTED_FILE_SCHEMA, pool, max_open_files=1,
                         max_buffered_rows=row_group_rows, max_buffered_bytes=row_group_bytes, **sizes)
     rej_counts: dict[str, int] = {}
-    if dedup_key is None:
-        dd = None
-    elif dedup_window is None:
-        # a time window that never moves (every key gets time 0): a growable table, exact
-        dd = Deduplicator(Window(seconds=1e12, generations=2))
-    else:
-        dd = Deduplicator(Window(max_keys=dedup_window))
 
     router = _Router(time_field=time_field, time_unit=time_unit, needs_time=needs_time,
                      time_type=arrow_schema.field(time_field).type if needs_time else None,
