@@ -288,3 +288,29 @@ def test_dedup_window_too_large(tmp_path, capsys):
     assert rc in (0, 1) and len(err.strip().splitlines()) <= 1
     if rc == 1:
         assert "dedup_window" in err and not (tmp_path / "out2" / ".eventbatch-tmp").exists()
+
+
+def _damaged(kind):
+    import gzip
+    good = b'{"id": "a", "t": 1}\n' * 2000
+    if kind == "gz":
+        c = gzip.compress(good)
+    elif kind == "zst":
+        c = pytest.importorskip("zstandard").ZstdCompressor().compress(good)
+    else:
+        c = pytest.importorskip("lz4.frame").compress(good)
+    return c[:20] + bytes(x ^ 0xFF for x in c[20:40]) + c[40:]     # corrupt near the start
+
+
+@pytest.mark.parametrize("kind", ["gz", "zst", "lz4"])
+@pytest.mark.parametrize("cmd", ["schema", "inspect", "convert --infer", "convert"])
+def test_corrupt_compressed_input_is_a_one_line_input_error(tmp_path, capsys, kind, cmd):
+    """A compressed input damaged near its start: zlib.error, ZstdError and
+    lz4's RuntimeError were tracebacks in some commands."""
+    src = tmp_path / f"in.ndjson.{kind}"
+    src.write_bytes(_damaged(kind))
+    args = {"schema": ["schema", src], "inspect": ["inspect", src],
+            "convert --infer": ["convert", src, "-o", tmp_path / "out", "--infer"],
+            "convert": ["convert", src, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path)]}[cmd]
+    rc, _, err = _cli(capsys, *args)
+    assert rc == 1 and len(err.strip().splitlines()) == 1, err
