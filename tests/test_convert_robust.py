@@ -314,3 +314,21 @@ def test_corrupt_compressed_input_is_a_one_line_input_error(tmp_path, capsys, ki
             "convert": ["convert", src, "-o", tmp_path / "out", "--schema", _schema_file(tmp_path)]}[cmd]
     rc, _, err = _cli(capsys, *args)
     assert rc == 1 and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE")
+def test_many_partitions_under_a_low_open_file_limit(tmp_path):
+    """macOS's default soft limit is 256 open files, below the default 256
+    open writers plus inputs and pool: the writers are capped by the limit
+    instead of the run stopping on EMFILE (Too many open files)."""
+    src = _write(tmp_path / "in.ndjson", [{"id": str(i), "kind": f"k{i % 300}"} for i in range(900)])
+    code = ("import resource, sys\nfrom eventbatch.cli import main\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    p = subprocess.run([sys.executable, "-c", code, "convert", str(src), "-o", str(tmp_path / "out"),
+                        "--schema", _schema_file(tmp_path), "--partition-by", "kind", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    m = json.loads(p.stdout)
+    assert m["totals"]["written"] == 900 and len(m["partitions"]) == 300
+    assert _rows_on_disk(tmp_path / "out") == 900

@@ -1067,6 +1067,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                     ("block_size", block_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConvertUsageError(f"{name}: expected a positive integer, got {v!r}")
+    max_open_writers = _cap_open_files(max_open_writers)
     row_group_bytes = _parse_size(row_group_bytes)
     file_bytes = _parse_size(file_bytes)
     max_buffered_bytes = _parse_size(max_buffered_bytes)
@@ -1291,6 +1292,19 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
         f.write("\n")
     _commit(output_dir, tmp_root, renames)
     return ConvertReport(output_dir, manifest, time.perf_counter() - t0, state["bytes_read"])
+
+
+def _cap_open_files(n: int) -> int:
+    """At most half the process's soft limit of open files for the writers
+    (256 by default on macOS): the rest is for inputs, the pool and Python."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return n
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return n
+    return max(1, min(n, soft // 2))
 
 
 def _time_schema(schema: Schema, time_field: str) -> Schema:
