@@ -384,6 +384,11 @@ def _check_depth(v: Any, depth: int) -> None:
 # Reading the sample
 # =============================================================================
 
+def _read_errors() -> tuple:
+    from .readers import read_errors
+    return read_errors()
+
+
 @contextlib.contextmanager
 def _open_path(path: "str | os.PathLike") -> Iterator[Any]:
     """A binary stream of the decompressed content (compression found by the
@@ -419,7 +424,8 @@ def _open_path(path: "str | os.PathLike") -> Iterator[Any]:
             except ImportError as e:
                 raise ImportError(f"reading the lz4 file `{os.fspath(path)}` requires the "
                                   "'lz4' package: pip install lz4") from e
-            yield stack.enter_context(lz4.frame.LZ4FrameFile(raw, mode="rb"))
+            from .readers import lz4_reader
+            yield stack.enter_context(lz4_reader(lz4.frame.LZ4FrameFile(raw, mode="rb")))
         else:
             yield raw
 
@@ -534,7 +540,7 @@ def infer_schema(sample: Any, unknown_fields: str = "ignore", *,
         with _open_path(sample) as stream:
             try:
                 _accumulate(_stream_lines(stream), True, max_lines, acc, stats)
-            except (OSError, EOFError) as e:
+            except _read_errors() as e:
                 if stats.used == 0:
                     raise SchemaError(f"cannot read sample {what}: {e}") from e
                 # A corrupt or truncated compressed tail: keep what was read.

@@ -37,7 +37,9 @@ Idempotence: every file is first written under ``OUT/.eventbatch-tmp/``
 (hidden: ``pyarrow.dataset`` and DuckDB's hive globbing skip it), under a
 flat temp name; a file gets its footer only when it is complete.  At the end
 each file is renamed into place (``os.replace``), the files of a previous run
-that this run did not produce are removed, and ``_manifest.json`` is written
+that this run did not produce are removed (only ``part-NNNNN.parquet`` files
+at the top, in ``_rejected/`` or in ``col=value`` partition directories: other
+files in the output directory stay), and ``_manifest.json`` is written
 last.  File names are deterministic (``part-00000.parquet`` ... per
 partition, in output order), so the same conversion gives byte-identical
 files.  A run killed before the rename phase leaves no new visible file; a
@@ -85,6 +87,7 @@ __all__ = ["convert", "ConvertReport", "ConvertError", "ConvertUsageError", "res
 TMP_DIR = ".eventbatch-tmp"
 MANIFEST = "_manifest.json"
 REJECTED_DIR = "_rejected"
+_PART_NAME = re.compile(r"part-[0-9]{5,}\.parquet")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _COMPRESSION = {"zstd": "zstd", "snappy": "snappy", "lz4": "lz4", "none": "none"}
@@ -144,22 +147,41 @@ class ConvertReport:
 # ---------------------------------------------------------------------------
 # inputs
 
-def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]") -> list[str]:
-    """Expand directories (recursively, sorted, hidden files skipped) and
+def resolve_inputs(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
+                   output_dir: "str | os.PathLike | None" = None) -> list[str]:
+    """Expand directories (recursively, sorted, hidden files skipped,
+    symlinked directories followed, each real directory and file once) and
     globs (sorted); ``-`` is stdin.  Raises :class:`ConvertError` for a path
-    that does not exist or a glob that matches nothing."""
+    that does not exist or a glob that matches nothing.  ``output_dir``, when
+    inside an input directory, is not walked (a rerun must not read the
+    previous run's output); it cannot be an input directory itself
+    (:class:`ConvertUsageError`)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    skip = os.path.realpath(output_dir) if output_dir is not None else None
     out: list[str] = []
     for item in inputs:
         s = os.fspath(item)
         if s == "-":
             out.append(s)
         elif os.path.isdir(s):
+            if skip is not None and os.path.realpath(s) == skip:
+                raise ConvertUsageError(f"the output directory is an input directory: {s}")
             found = []
-            for root, dirs, files in os.walk(s):
-                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-                found.extend(os.path.join(root, f) for f in files if not f.startswith((".", "_")))
+            seen = {os.path.realpath(s)}    # symlinked dirs are followed, each real dir walked once
+            for root, dirs, files in os.walk(s, followlinks=True):
+                keep = []
+                for d in sorted(dirs):
+                    real = os.path.realpath(os.path.join(root, d))
+                    if not d.startswith((".", "_")) and real != skip and real not in seen:
+                        seen.add(real)
+                        keep.append(d)
+                dirs[:] = keep
+                for f in files:
+                    real = os.path.realpath(os.path.join(root, f))
+                    if not f.startswith((".", "_")) and real not in seen:
+                        seen.add(real)
+                        found.append(os.path.join(root, f))
             if not found:
                 raise ConvertError(f"input directory has no files: {s}")
             out.extend(sorted(found))
@@ -196,6 +218,22 @@ def _quote(v: Any) -> str:
     if s == "":
         return HIVE_NULL
     return urllib.parse.quote(s, safe=" :+@,")
+
+
+def _partition_values(arr: pa.Array) -> list:
+    """The Python values of distinct partition values (quoted by _quote).  A
+    temporal value that no datetime holds (a timestamp[ns] that is not a
+    whole microsecond, a year-0 time) is Arrow's text of it instead."""
+    try:
+        return arr.to_pylist()
+    except (ValueError, OverflowError):
+        out = []
+        for i in range(len(arr)):
+            try:
+                out.append(arr[i].as_py())
+            except (ValueError, OverflowError):
+                out.append(arr[i].cast(pa.string()).as_py())
+        return out
 
 
 def _parse_size(text: "str | int") -> int:
@@ -649,7 +687,7 @@ class _Router:
         rej = None
         if bad is not None:
             time_cols = [self.time_field] if self.needs_time else []
-            rows = b.drop_columns(time_cols).take(pa.array(bad)).to_pylist()
+            rows = _pylist_rows(b.drop_columns(time_cols).take(pa.array(bad)))
             times = (b.column(self.time_field).take(pa.array(bad)) if time_cols else None)
             if times is not None and pa.types.is_timestamp(times.type):
                 times = times.view(pa.int64())
@@ -704,7 +742,7 @@ class _Router:
             if c in _TIME_PARTS or not b.num_rows:
                 continue
             enc = pc.dictionary_encode(b.column(c))
-            values = enc.dictionary.to_pylist()
+            values = _partition_values(enc.dictionary)
             long_ = {}
             for k, v in enumerate(values):
                 n = len(f"{c}={_quote(v)}".encode())
@@ -777,7 +815,7 @@ class _Router:
                 values, idx = np.unique(hours % 24, return_inverse=True)
             else:
                 enc = pc.dictionary_encode(b.column(c))
-                values = enc.dictionary.to_pylist() + [None]
+                values = _partition_values(enc.dictionary) + [None]
                 idx = enc.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
             codes = codes * (len(values) + 1) + idx
             dicts.append((c, values, idx))
@@ -853,6 +891,29 @@ class _Router:
             enc.flush_rejected()
         out["source"] = [source] * len(out["raw"])
         return pa.RecordBatch.from_pydict(out, schema=REJECTED_SCHEMA)
+
+
+def _pylist_rows(b: pa.RecordBatch) -> list[dict]:
+    """``b.to_pylist()``; when a value has no Python equivalent (a
+    timestamp[ns] that is not a whole microsecond, a year-0 time), every
+    time in the rows is its integer value instead, as the time field is."""
+    try:
+        return b.to_pylist()
+    except (ValueError, OverflowError):
+        return b.cast(pa.schema([f.with_type(_times_as_ints(f.type)) for f in b.schema])).to_pylist()
+
+
+def _times_as_ints(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_times_as_ints(f.type)) for f in t])
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        make = pa.list_ if pa.types.is_list(t) else pa.large_list
+        return make(t.value_field.with_type(_times_as_ints(t.value_type)))
+    if pa.types.is_date32(t) or pa.types.is_time32(t):
+        return pa.int32()
+    if pa.types.is_temporal(t):
+        return pa.int64()
+    return t
 
 
 def _concat_rejected(batches: list) -> pa.RecordBatch:
@@ -1006,12 +1067,13 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
                     ("block_size", block_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConvertUsageError(f"{name}: expected a positive integer, got {v!r}")
+    max_open_writers = _cap_open_files(max_open_writers)
     row_group_bytes = _parse_size(row_group_bytes)
     file_bytes = _parse_size(file_bytes)
     max_buffered_bytes = _parse_size(max_buffered_bytes)
     if dedup_window is not None and (isinstance(dedup_window, bool) or not isinstance(dedup_window, int)
-                                     or dedup_window < 1):
-        raise ConvertUsageError(f"dedup_window: expected a positive integer, got {dedup_window!r}")
+                                     or not 1 <= dedup_window <= Window.MAX_KEYS_LIMIT):
+        raise ConvertUsageError(f"dedup_window: expected an integer in [1, 2**40], got {dedup_window!r}")
     if dedup_window is not None and dedup_key is None:
         raise ConvertUsageError("dedup_window needs dedup_key")
     needs_time = any(p in _TIME_PARTS for p in partition_by)
@@ -1020,7 +1082,7 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     if schema is not None and infer:
         raise ConvertUsageError("give a schema or infer, not both")
 
-    paths = resolve_inputs(inputs)
+    paths = resolve_inputs(inputs, output_dir)
     if paths.count("-") > 1:
         raise ConvertUsageError("stdin (-) can be given once")
     kinds = {p: ("frames" if _is_frames(p) else "ndjson") for p in paths}
@@ -1052,9 +1114,25 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
             t = arrow_schema.field(c).type
             if pa.types.is_nested(t) or pa.types.is_binary(t):
                 raise ConvertUsageError(f"cannot partition by `{c}` of type `{t}`")
+    if dedup_key is not None:
+        t = arrow_schema.field(dedup_key).type
+        if pa.types.is_nested(t) or pa.types.is_boolean(t):
+            raise ConvertUsageError(f"cannot deduplicate on `{dedup_key}` of type `{t}`: expected a "
+                                    f"string, binary, number, timestamp or date column")
     file_columns = [n for n in arrow_schema.names if n not in partition_by]
     file_schema = pa.schema([arrow_schema.field(n) for n in file_columns],
                             metadata=arrow_schema.metadata)
+
+    if dedup_key is None:
+        dd = None
+    elif dedup_window is None:
+        # a time window that never moves (every key gets time 0): a growable table, exact
+        dd = Deduplicator(Window(seconds=1e12, generations=2))
+    else:
+        try:
+            dd = Deduplicator(Window(max_keys=dedup_window))
+        except MemoryError as e:
+            raise ConvertError(f"dedup_window {dedup_window}: {e}") from e
 
     output_dir = os.fspath(output_dir)
     tmp_root = _prepare_output(output_dir)
@@ -1070,13 +1148,6 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     rejected = _Dataset(tmp_root, "r", REJECTED_FILE_SCHEMA, pool, max_open_files=1,
                         max_buffered_rows=row_group_rows, max_buffered_bytes=row_group_bytes, **sizes)
     rej_counts: dict[str, int] = {}
-    if dedup_key is None:
-        dd = None
-    elif dedup_window is None:
-        # a time window that never moves (every key gets time 0): a growable table, exact
-        dd = Deduplicator(Window(seconds=1e12, generations=2))
-    else:
-        dd = Deduplicator(Window(max_keys=dedup_window))
 
     router = _Router(time_field=time_field, time_unit=time_unit, needs_time=needs_time,
                      time_type=arrow_schema.field(time_field).type if needs_time else None,
@@ -1223,6 +1294,19 @@ def convert(inputs: "str | os.PathLike | Sequence[str | os.PathLike]",
     return ConvertReport(output_dir, manifest, time.perf_counter() - t0, state["bytes_read"])
 
 
+def _cap_open_files(n: int) -> int:
+    """At most half the process's soft limit of open files for the writers
+    (256 by default on macOS): the rest is for inputs, the pool and Python."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return n
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return n
+    return max(1, min(n, soft // 2))
+
+
 def _time_schema(schema: Schema, time_field: str) -> Schema:
     """The schema with the time field required, and a string one parsed as a timestamp."""
     fields = []
@@ -1259,8 +1343,18 @@ def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
     from .readers import open_input
     try:
         with open_input(path) as f:
-            data = f.read(max_bytes)
-            more = bool(f.read(1))
+            data = f.read(max_bytes + 1)
+            while len(data) > max_bytes and b"\n" not in data[:max_bytes]:
+                # the sample is inside a line longer than it (convert rejects that
+                # line as too long): the sample starts after that line
+                i = data.find(b"\n")
+                while i < 0 and data:
+                    data = f.read(1 << 20)
+                    i = data.find(b"\n")
+                rest = data[i + 1:] if i >= 0 else b""
+                data = rest if len(rest) > max_bytes else rest + f.read(max_bytes + 1 - len(rest))
+            more = len(data) > max_bytes
+            data = data[:max_bytes]
     except read_errors() as e:
         raise ConvertError(f"cannot read input {path}: {getattr(e, 'strerror', None) or e}") from e
     if more:
@@ -1269,7 +1363,7 @@ def infer_sample(path: str, max_bytes: int = INFER_SAMPLE_BYTES) -> Schema:
     try:
         return Schema.infer(data)
     except SchemaError as e:
-        raise ConvertUsageError(f"cannot infer a schema from {path}: {e}") from e
+        raise ConvertError(f"cannot infer a schema from {path}: {e}") from e
 
 
 def _first_frame_schema(path: str) -> pa.Schema:
@@ -1310,12 +1404,16 @@ def _commit(output_dir: str, tmp_root: str, files: list[tuple[str, str]]) -> Non
         os.replace(os.path.join(tmp_root, tmp), dest)
         if slow:
             time.sleep(slow)
-    # stale files of an earlier run: only our own names (part-NNNNN.parquet)
+    # stale files of an earlier run: only our own names (part-NNNNN.parquet) in
+    # our own directories (the top, _rejected, partitions col=value/...)
     for root, dirs, fnames in os.walk(output_dir, topdown=False):
         if os.path.abspath(root).startswith(os.path.abspath(tmp_root)):
             continue
+        reldir = os.path.relpath(root, output_dir)
+        if not (reldir in (".", REJECTED_DIR) or all("=" in seg for seg in reldir.split(os.sep))):
+            continue
         for fn in fnames:
-            if fn.startswith("part-") and fn.endswith(".parquet"):
+            if _PART_NAME.fullmatch(fn):
                 rel = os.path.relpath(os.path.join(root, fn), output_dir).replace(os.sep, "/")
                 if rel not in new:
                     os.unlink(os.path.join(root, fn))

@@ -40,6 +40,7 @@ def inspect_path(path: str) -> tuple[dict, str]:
 
 
 def _dataset(path: str) -> tuple[dict, str]:
+    import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -47,10 +48,18 @@ def _dataset(path: str) -> tuple[dict, str]:
     is_dir = os.path.isdir(path)
     manifest = None
     if is_dir and os.path.exists(os.path.join(path, MANIFEST)):
-        with open(os.path.join(path, MANIFEST)) as f:
-            manifest = json.load(f)
+        manifest = _manifest(os.path.join(path, MANIFEST))
     try:
-        dset = ds.dataset(path, format="parquet", partitioning="hive" if is_dir else None)
+        try:
+            dset = ds.dataset(path, format="parquet", partitioning="hive" if is_dir else None)
+        except pa.ArrowInvalid:
+            # hive type inference fails on a partition column that is null
+            # (__HIVE_DEFAULT_PARTITION__) everywhere: read every partition column as a string
+            names = _partition_names(path) if is_dir else []
+            if not names:
+                raise
+            dset = ds.dataset(path, format="parquet", partitioning=ds.partitioning(
+                pa.schema([(n, pa.string()) for n in names]), flavor="hive"))
     except Exception as e:   # pyarrow raises several kinds
         raise InspectError(f"not a Parquet dataset: {path}: {e}") from e
     partitions: dict[str, dict] = {}
@@ -68,7 +77,10 @@ def _dataset(path: str) -> tuple[dict, str]:
     rejected = None
     rej_dir = os.path.join(path, "_rejected")
     if is_dir and os.path.isdir(rej_dir):
-        rt = ds.dataset(rej_dir, format="parquet").to_table(columns=["reason"])
+        try:
+            rt = ds.dataset(rej_dir, format="parquet").to_table(columns=["reason"])
+        except Exception as e:   # pyarrow raises several kinds
+            raise InspectError(f"not a dataset of rejected rows: {rej_dir}: {e}") from e
         by: dict[str, int] = {}
         for r in rt.column("reason").to_pylist():
             by[r] = by.get(r, 0) + 1
@@ -100,6 +112,33 @@ def _dataset(path: str) -> tuple[dict, str]:
         lines.append(f"manifest: {manifest['reconciliation']['equation']} "
                      f"({'balanced' if manifest['reconciliation']['balanced'] else 'NOT balanced'})")
     return info, "\n".join(lines)
+
+
+def _partition_names(path: str) -> list[str]:
+    """The partition column names of a dataset directory, from its first
+    ``col=value/...`` path down to a file."""
+    names: list[str] = []
+    root = path
+    while True:
+        subs = sorted(d for d in os.listdir(root) if "=" in d and os.path.isdir(os.path.join(root, d)))
+        if not subs:
+            return names
+        names.append(subs[0].split("=", 1)[0])
+        root = os.path.join(root, subs[0])
+
+
+def _manifest(path: str) -> dict:
+    """A ``_manifest.json`` as written by convert (what inspect shows of it)."""
+    try:
+        with open(path, "rb") as f:
+            m = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InspectError(f"bad manifest {path}: {e}") from e
+    rec = m.get("reconciliation") if isinstance(m, dict) else None
+    if not isinstance(rec, dict) or not isinstance(rec.get("equation"), str) or "balanced" not in rec:
+        raise InspectError(f"bad manifest {path}: expected a JSON object with "
+                           f"`reconciliation` (`equation`, `balanced`)")
+    return m
 
 
 def _frames(paths: list[str]) -> tuple[dict, str]:
@@ -160,10 +199,10 @@ def _ndjson(path: str) -> tuple[dict, str]:
                 lines += 1
     except read_errors() as e:
         raise InspectError(f"cannot read {path}: {e}") from e
-    from .convert import ConvertUsageError, infer_sample
+    from .convert import ConvertError, infer_sample
     try:
         schema = infer_sample(path)
-    except ConvertUsageError as e:
+    except ConvertError as e:
         raise InspectError(str(e)) from e
     info = {"kind": "ndjson", "path": path, "lines": lines, "schema": str(schema).splitlines()}
     text = "\n".join([f"ndjson: {path}", f"lines: {lines:,}", "inferred schema:"]

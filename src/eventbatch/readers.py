@@ -63,8 +63,39 @@ def open_input(source: "str | os.PathLike | BinaryIO") -> BinaryIO:
         return zstandard.ZstdDecompressor().stream_reader(checked, read_across_frames=True)
     if head == _LZ4_MAGIC:
         import lz4.frame
-        return lz4.frame.LZ4FrameFile(buffered, mode="rb")  # type: ignore[return-value]
+        return lz4_reader(lz4.frame.LZ4FrameFile(buffered, mode="rb"))
     return buffered
+
+
+class _Lz4Errors(io.RawIOBase):
+    """lz4.frame reports a corrupt stream as a bare RuntimeError: this turns
+    it into an OSError, one of :func:`read_errors`."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            data = self._f.read(len(b))
+        except RuntimeError as e:
+            raise OSError(f"corrupt lz4 stream: {e}") from e
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        finally:
+            super().close()
+
+
+def lz4_reader(f: Any) -> BinaryIO:
+    """An lz4.frame.LZ4FrameFile whose decompression errors are OSErrors."""
+    return io.BufferedReader(_Lz4Errors(f), buffer_size=1 << 16)  # type: ignore[return-value]
 
 
 class _ZstdFrameCheck(io.RawIOBase):
@@ -95,6 +126,8 @@ class _ZstdFrameCheck(io.RawIOBase):
         if n:
             self._walk(memoryview(data))
         elif self._state not in ("magic", "foreign") or self._acc or self._skip:
+            if self._state == "magic" and self._acc:    # 1..3 bytes of a next frame's magic
+                self._frame_at = self._pos - len(self._acc)
             raise EOFError(f"truncated zstd stream: the input ends at byte {self._pos}, inside the "
                            f"frame that begins at byte {self._frame_at}")
         return n
@@ -120,6 +153,8 @@ class _ZstdFrameCheck(io.RawIOBase):
             if len(self._acc) == self._need:
                 field, self._acc = bytes(self._acc), bytearray()
                 self._step(field, self._pos + i)
+                if self._state == "foreign":     # the rest is passed through unchecked
+                    break
         self._pos += n
 
     def _step(self, field: bytes, at: int) -> None:

@@ -16,6 +16,7 @@ document (the format ``--schema`` takes on the command line)::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -81,6 +82,10 @@ class DataType:
     def timestamp(cls, unit: str = "ms", tz: str | None = None) -> "DataType":
         if unit not in TIME_UNITS:
             raise SchemaError(f"expected a time unit s, ms, us or ns, got `{_cut(unit)}`")
+        if tz is not None:
+            if not isinstance(tz, str):
+                raise SchemaError(f"expected a time zone string, got `{_cut(repr(tz))}`")
+            _check_tz(tz)
         return cls("timestamp", unit=unit, tz=tz)
 
     @classmethod
@@ -393,6 +398,17 @@ class Schema:
 
 def type_name(obj: Any) -> str:
     return type(obj).__name__
+
+
+@functools.lru_cache(maxsize=64)
+def _check_tz(tz: str) -> None:
+    """Arrow takes any string as a type's time zone and fails only when a
+    value is shown (a partition name): check it when the type is made."""
+    try:
+        pa.array([0], pa.timestamp("s", tz=tz)).cast(pa.string())
+    except (pa.ArrowException, ValueError) as e:
+        raise SchemaError(f"expected a time zone name (UTC, Europe/Paris) or offset (+05:30), "
+                          f"got `{_cut(tz)}`") from e
 
 
 def _cut(s: str, n: int = 40) -> str:
