@@ -370,3 +370,22 @@ def test_large_adds_across_many_batches_lose_nothing(source):
             p.add_many([json.loads(line) for line in data.splitlines()])
     st = balanced(p.stats())["total"]
     assert st["delivered"] == 60_000 == sum(eb.peek_header(f).row_count for f in sink.frames)
+
+
+def test_a_split_batch_whose_rows_differ_in_size_still_fits_max_bytes():
+    """An oversize batch is cut by its average bytes per row; when its rows
+    differ in size, a slice of the big ones can still be over: it is cut
+    again, so no frame passes max_bytes by more than 5% (unless one row
+    alone does)."""
+    schema = pa.schema([("id", pa.int64()), ("blob", pa.string())])
+    events = [{"id": i, "blob": "s"} for i in range(3000)]
+    events += [{"id": 3000 + i, "blob": "B" * (300 + i % 7)} for i in range(1096)]
+    sent = []
+    with eb.Producer(schema, eb.CallbackSink(sent.extend), max_bytes=16_000, max_rows=1_000_000,
+                     codec="none") as p:
+        p.add_many(events)          # the first batch (4,096 rows, no size estimate yet) is far over
+    sizes = [len(f) for f in sent]
+    assert max(sizes) <= 16_000 * 1.05, sizes
+    rows = [r for f in sent for r in eb.decode_frame(f).batch.to_pylist()]
+    assert rows == events
+    assert [eb.peek_header(f).seq for f in sent] == list(range(len(sent)))

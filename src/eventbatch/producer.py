@@ -536,7 +536,21 @@ class Producer:
             return [_assemble(body, producer_id=self.producer_id, stream_id=r.stream_id,
                               seq=self._next_seq(r))]
         per = max(1, int((self.max_bytes - r.overhead) * 0.98 / bpr))
-        return [self._frame(r, batch.slice(i, per)) for i in range(0, rows, per)]
+        out: list[bytes] = []
+        for i in range(0, rows, per):
+            out.extend(self._fitted(r, batch.slice(i, per)))
+        return out
+
+    def _fitted(self, r: _Route, batch: pa.RecordBatch) -> list[bytes]:
+        """Frames of a slice cut by the average bytes per row: its rows may
+        be bigger than the average, so a slice still over is halved until
+        each frame fits (or holds a single row)."""
+        body = _encode_body(batch, codec=self.codec, time_column=self._time_column(batch))
+        if body.frame_length <= self.max_bytes * 1.05 or batch.num_rows == 1:
+            return [_assemble(body, producer_id=self.producer_id, stream_id=r.stream_id,
+                              seq=self._next_seq(r))]
+        half = batch.num_rows // 2
+        return self._fitted(r, batch.slice(0, half)) + self._fitted(r, batch.slice(half))
 
     def _next_seq(self, r: _Route) -> int:
         with self._seq_lock:
