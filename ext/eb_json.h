@@ -1127,6 +1127,14 @@ static int eb_scratch_string(eb_ctx *c) {
 
 /* An integer literal into an integer, timestamp or date column (exact,
  * range-checked; a fraction or exponent is a type mismatch). */
+/* A number that does not fit column n: out_of_range, with the number as found. */
+static int eb_num_range(eb_ctx *c, eb_node *n, const eb_num *num, const uint8_t *start) {
+    char got[64];
+    eb_snippet(got, sizeof got, num->start, num->stop);
+    c->p = start;
+    return eb_schema(c, EB_R_OUT_OF_RANGE, n->type_name, got);
+}
+
 static int eb_int_value(eb_ctx *c, eb_node *n, const uint8_t *start) {
     int r;
     uint8_t ch = EB_PEEK(c);
@@ -1138,13 +1146,7 @@ static int eb_int_value(eb_ctx *c, eb_node *n, const uint8_t *start) {
                   && num.mag <= (uint64_t)INT64_MAX))   /* the common case: fits, no switch */
         return eb_put_i64(n, num.neg ? -(int64_t)num.mag : (int64_t)num.mag);
     r = num.big ? EB_RANGE : eb_put_int(n, num.neg, num.mag);
-    if (r == EB_RANGE) {
-        char got[64];
-        eb_snippet(got, sizeof got, num.start, num.stop);
-        c->p = start;
-        return eb_schema(c, EB_R_OUT_OF_RANGE, n->type_name, got);
-    }
-    return r;
+    return r == EB_RANGE ? eb_num_range(c, n, &num, start) : r;
 }
 
 static int eb_value(eb_ctx *c, eb_node *n) {
@@ -1188,13 +1190,7 @@ static int eb_value(eb_ctx *c, eb_node *n) {
             if ((r = eb_num_double(c, &num, &d, 0, NULL))) return r;
             r = eb_put_double(n, d);
         }
-        if (r == EB_RANGE) {
-            char got[64];
-            eb_snippet(got, sizeof got, num.start, num.stop);
-            c->p = start;
-            return eb_schema(c, EB_R_OUT_OF_RANGE, n->type_name, got);
-        }
-        return r;
+        return r == EB_RANGE ? eb_num_range(c, n, &num, start) : r;
     }
     case EB_BOOL:
         if (ch == 't') { if ((r = eb_literal(c, "true", 4))) return r; return eb_put_bool(n, 1); }

@@ -73,13 +73,7 @@ def _unzig(v: int) -> int:
 
 def _zig_varint(v: int) -> bytes:
     """zigzag + varint of a signed integer (i16, i32 and i64 alike)."""
-    u = (v << 1) ^ (v >> 63)
-    out = bytearray()
-    while u >= 0x80:
-        out.append((u & 0x7F) | 0x80)
-        u >>= 7
-    out.append(u)
-    return bytes(out)
+    return _uvarint((v << 1) ^ (v >> 63))
 
 
 def _field(b: bytes, i: int, last: int) -> tuple[int, int, int]:

@@ -98,7 +98,34 @@ def lz4_reader(f: Any) -> BinaryIO:
     return io.BufferedReader(_Lz4Errors(f), buffer_size=1 << 16)  # type: ignore[return-value]
 
 
-class _ZstdFrameCheck(io.RawIOBase):
+class _RawAdapter(io.RawIOBase):
+    """Lets io.BufferedReader wrap any object with read(); ``on_read`` (if
+    given) is told how many bytes each read returned (progress counters)."""
+
+    def __init__(self, f: Any, on_read: "Any | None" = None) -> None:
+        self._f = f
+        self._on_read = on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(len(b))
+        n = len(data)
+        b[:n] = data
+        if self._on_read is not None:
+            self._on_read(n)
+        return n
+
+    def close(self) -> None:
+        try:
+            if self._f is not sys.stdin.buffer:
+                self._f.close()
+        finally:
+            super().close()
+
+
+class _ZstdFrameCheck(_RawAdapter):
     """Passes a zstd stream through unchanged while walking its frame
     structure (RFC 8878: frame headers, block headers, checksums, skippable
     frames), without decompressing; at the end of the input it raises
@@ -106,7 +133,7 @@ class _ZstdFrameCheck(io.RawIOBase):
     block contents are skipped by count."""
 
     def __init__(self, f: Any) -> None:
-        self._f = f
+        super().__init__(f)
         self._need = 4              # bytes wanted for the current header field
         self._acc = bytearray()     # those bytes so far
         self._skip = 0              # content bytes to pass over
@@ -116,21 +143,19 @@ class _ZstdFrameCheck(io.RawIOBase):
         self._pos = 0               # compressed bytes seen
         self._frame_at = 0          # where the current frame began
 
-    def readable(self) -> bool:
-        return True
-
     def readinto(self, b: Any) -> int:
-        data = self._f.read(len(b))
-        n = len(data)
-        b[:n] = data
+        n = super().readinto(b)
         if n:
-            self._walk(memoryview(data))
+            self._walk(memoryview(b)[:n])
         elif self._state not in ("magic", "foreign") or self._acc or self._skip:
             if self._state == "magic" and self._acc:    # 1..3 bytes of a next frame's magic
                 self._frame_at = self._pos - len(self._acc)
             raise EOFError(f"truncated zstd stream: the input ends at byte {self._pos}, inside the "
                            f"frame that begins at byte {self._frame_at}")
         return n
+
+    def close(self) -> None:
+        io.RawIOBase.close(self)    # the stream under it is not ours to close
 
     def _walk(self, data: memoryview) -> None:
         i, n = 0, len(data)
@@ -187,34 +212,6 @@ class _ZstdFrameCheck(io.RawIOBase):
         elif self._state == "skipsize":
             self._skip = int.from_bytes(field, "little")
             self._state, self._need = "magic", 4
-
-
-class _RawAdapter(io.RawIOBase):
-    """Lets io.BufferedReader wrap any object with read(); ``on_read`` (if
-    given) is told how many bytes each read returned (progress counters)."""
-
-    def __init__(self, f: Any, on_read: "Any | None" = None) -> None:
-        self._f = f
-        self._on_read = on_read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._f.read(len(b))
-        n = len(data)
-        b[:n] = data
-        if self._on_read is not None:
-            self._on_read(n)
-        return n
-
-    def close(self) -> None:
-        try:
-            if self._f is not sys.stdin.buffer:
-                self._f.close()
-        finally:
-            super().close()
-
 
 class NdjsonResult:
     """One block's output: accepted rows, rejected rows, and counters
